@@ -19,6 +19,8 @@ export ENGLAB_NODE_IMAGE        ?= englab/node:bookworm
 export TF_CLI_CONFIG_FILE       := $(CACHE)/terraformrc
 export MLFLOW_DISABLE_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export NO_COLOR                 := 1
+export PY_COLORS                := 0
 
 .PHONY: help demo test setup deps docker venv image collection lint unit terraform molecule integration e2e clean
 
