@@ -1,0 +1,126 @@
+"""Shared helpers for the integration tests: the toolchain environment and ansible-playbook runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+FIXTURES = REPO / "tests" / "fixtures"
+COLLECTIONS = REPO / ".cache" / "collections"
+INSTALLED = COLLECTIONS / "ansible_collections" / "englab" / "mlops"
+PREFIX = "englab-itest-"
+
+
+@dataclass
+class Run:
+    """A finished command: its exit code and output."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture(scope="session")
+def tool_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of every tool run: venv first on PATH, our collections, our own CLI config."""
+    if not (INSTALLED / "MANIFEST.json").is_file():
+        pytest.fail(f"englab.mlops is not installed in {COLLECTIONS}: run `make collection` first")
+    rc_file = tmp_path_factory.mktemp("terraformrc") / "terraformrc"
+    rc_file.write_text("")
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+        ANSIBLE_FACT_CACHING="memory",
+        TF_CLI_CONFIG_FILE=str(rc_file),
+        TF_IN_AUTOMATION="1",
+        ENGLAB_TERRAFORM_BACKEND="lib",
+        ENGLAB_NODE_IMAGE=os.environ.get("ENGLAB_NODE_IMAGE", "englab/node:bookworm"),
+    )
+    return env
+
+
+def run(argv: list[str], env: dict[str, str], *, cwd: Path = REPO, stdin: str | None = None) -> Run:
+    proc = subprocess.run(argv, env=env, cwd=cwd, input=stdin, capture_output=True, text=True, check=False)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def playbook(tool_env: dict[str, str]):
+    """Run ansible-playbook with extra vars given as a dict (passed as JSON)."""
+
+    def _run(path: Path | str, extra_vars: dict | None = None, *args: str, env: dict | None = None) -> Run:
+        argv = [str(VENV_BIN / "ansible-playbook"), str(path)]
+        if extra_vars:
+            argv += ["-e", json.dumps(extra_vars)]
+        argv += list(args)
+        return run(argv, env or tool_env)
+
+    return _run
+
+
+def recap(result: Run) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counters per host, parsed from the default callback's output."""
+    counters: dict[str, dict[str, int]] = {}
+    in_recap = False
+    for line in result.stdout.splitlines():
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        if in_recap and ":" in line:
+            host, _, rest = line.partition(":")
+            counters[host.strip()] = {
+                key: int(value) for key, value in (item.split("=") for item in rest.split() if "=" in item)
+            }
+    return counters
+
+
+def docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+
+
+def docker_names(kind: str, prefix: str = PREFIX) -> set[str]:
+    """Names of containers, networks or volumes whose name starts with prefix."""
+    if kind == "container":
+        out = docker("ps", "-a", "--format", "{{.Names}}").stdout
+    else:
+        out = docker(kind, "ls", "--format", "{{.Name}}").stdout
+    return {name for name in out.split() if name.startswith(prefix)}
+
+
+def remove_docker_resources(prefix: str) -> None:
+    """Remove every container, network and volume whose name starts with prefix."""
+    containers = docker_names("container", prefix)
+    if containers:
+        docker("rm", "-f", "-v", *containers)
+    for kind in ("network", "volume"):
+        names = docker_names(kind, prefix)
+        if names:
+            docker(kind, "rm", *names)
+
+
+@pytest.fixture(scope="session")
+def docker_available() -> Iterator[None]:
+    if shutil.which("docker") is None or docker("info").returncode != 0:
+        pytest.fail("a running Docker engine is required (make docker)")
+    image = os.environ.get("ENGLAB_NODE_IMAGE", "englab/node:bookworm")
+    if docker("image", "inspect", image).returncode != 0:
+        pytest.fail(f"node image {image} is missing (make image)")
+    yield
