@@ -13,7 +13,8 @@
 #                          image (default /usr/local/share/ca-certificates)
 #   ENGLAB_DEBIAN_MIRROR   Debian mirror (default http://deb.debian.org/debian)
 #   ENGLAB_NODE_IMAGE_FORCE=1  rebuild even when the content tag exists
-# Prints the image reference and id on its last line.
+# Prints the image reference and id on its last line. `--print-tag` prints the
+# content-addressed tag and exits without touching Docker.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,10 @@ digest=$(
 )
 repo=${alias_ref%:*}
 content_ref="$repo:$release-$digest"
+if [ "${1:-}" = --print-tag ]; then
+  echo "$content_ref"
+  exit 0
+fi
 
 if [ "${ENGLAB_NODE_IMAGE_FORCE:-0}" != 1 ] && docker image inspect "$content_ref" >/dev/null 2>&1; then
   log "up to date: $content_ref"

@@ -2,7 +2,14 @@
 
 import pytest
 
-BASE_PACKAGES = ["ca-certificates", "curl", "python3-venv", "sudo", "unattended-upgrades", "systemd-timesyncd"]
+BASE_PACKAGES = [
+    "ca-certificates",
+    "curl",
+    "python3-venv",
+    "sudo",
+    "unattended-upgrades",
+    "systemd-timesyncd",
+]
 
 
 @pytest.mark.parametrize("name", BASE_PACKAGES)
