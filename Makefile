@@ -28,7 +28,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 demo: setup ## set up everything and run the platform on the local target
-	ansible-playbook playbooks/demo.yml
+	ansible-playbook englab.mlops.site
 
 test: setup lint unit terraform integration molecule e2e ## the whole suite (CI runs this)
 	@echo "make test: all parts passed"
