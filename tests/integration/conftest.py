@@ -84,6 +84,8 @@ def recap(result: Run) -> dict[str, dict[str, int]]:
         if line.startswith("PLAY RECAP"):
             in_recap = True
             continue
+        if in_recap and not line.strip():
+            break
         if in_recap and ":" in line:
             host, _, rest = line.partition(":")
             counters[host.strip()] = {

@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) englab MLOps engineers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The inventory contract (docs/inventory-contract.md) as pure functions.
+
+Both provision drivers describe the platform in the shape of the Terraform root's
+outputs; ``contract_hosts`` validates that description and turns it into the hosts
+(name, groups, host vars) that ``ansible.builtin.add_host`` adds. Keeping the
+mapping here, not in Jinja, lets pytest pin the contract.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+import shlex
+
+TARGETS = ("local", "gcp")
+NODE_GROUPS = {
+    "gcp": ("training", "tracking", "serving"),
+    "local": ("training", "tracking", "serving", "database", "repository"),
+}
+CONNECTIONS = {
+    "gcp": ("iap", "external", "docker"),
+    "local": ("docker",),
+}
+PARENT_GROUP = "mlops"
+REQUIRED_STRINGS = (
+    "tracking_url",
+    "db_host",
+    "db_name",
+    "db_user",
+    "db_sslmode",
+    "artifact_destination",
+    "repository_url",
+    "repository_login",
+)
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+DOCKER_CONNECTION = "community.docker.docker"
+NODE_PYTHON = "/usr/bin/python3"
+
+
+class ContractError(ValueError):
+    """Terraform outputs (or the local driver's description) break the contract."""
+
+
+def unwrap_outputs(outputs):
+    """Accept `terraform output -json` ({name: {value, type, sensitive}}) or plain values."""
+    if not isinstance(outputs, dict):
+        raise ContractError(
+            "Terraform outputs must be a mapping of output name to value, got %s" % type(outputs).__name__
+        )
+    plain = {}
+    for name, output in outputs.items():
+        wrapped = (
+            isinstance(output, dict) and "value" in output and set(output) <= {"value", "type", "sensitive"}
+        )
+        plain[name] = output["value"] if wrapped else output
+    return plain
+
+
+def _is_ip(value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_address(value):
+    return isinstance(value, str) and (_is_ip(value) or bool(_HOSTNAME.match(value)))
+
+
+def _string(outputs, name):
+    value = outputs.get(name)
+    if name not in outputs:
+        raise ContractError("Terraform output '%s' is missing" % name)
+    if not isinstance(value, str) or not value:
+        raise ContractError("Terraform output '%s' must be a non-empty string, got %r" % (name, value))
+    return value
+
+
+def _port(outputs, name):
+    if name not in outputs:
+        raise ContractError("Terraform output '%s' is missing" % name)
+    value = outputs[name]
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if isinstance(value, bool) or str(port) != str(value).strip() or not 0 < port < 65536:
+        raise ContractError("Terraform output '%s' must be a port number (1-65535), got %r" % (name, value))
+    return port
+
+
+def validate_nodes(nodes, target):
+    """Check the `nodes` output: {name: {group, internal_ip, zone, external_ip}}, one tracking node."""
+    groups = NODE_GROUPS[target]
+    if not isinstance(nodes, dict) or not nodes:
+        raise ContractError(
+            "Terraform output 'nodes' must be a non-empty map of node name to node, got %r" % (nodes,)
+        )
+    for name, node in nodes.items():
+        where = "Terraform output 'nodes' entry '%s'" % name
+        if not _is_address(name):
+            raise ContractError("%s: the node name must be a valid host name" % where)
+        if not isinstance(node, dict):
+            raise ContractError("%s must be a map, got %r" % (where, node))
+        if node.get("group") not in groups:
+            raise ContractError(
+                "%s: group must be one of %s, got %r" % (where, ", ".join(groups), node.get("group"))
+            )
+        address = node.get("internal_ip")
+        valid = _is_ip(address) if target == "gcp" else _is_address(address)
+        if not isinstance(address, str) or not valid:
+            kind = "an IP address" if target == "gcp" else "an IP address or host name"
+            raise ContractError("%s: internal_ip must be %s, got %r" % (where, kind, address))
+        external = node.get("external_ip")
+        if external is not None and not (isinstance(external, str) and _is_ip(external)):
+            raise ContractError("%s: external_ip must be an IP address or null, got %r" % (where, external))
+        if target == "gcp" and not (isinstance(node.get("zone"), str) and node.get("zone")):
+            raise ContractError("%s: zone must be a non-empty string, got %r" % (where, node.get("zone")))
+    for group in groups:
+        members = [name for name, node in nodes.items() if node["group"] == group]
+        if not members:
+            raise ContractError("Terraform output 'nodes' has no node in group '%s'" % group)
+        if group == "tracking" and len(members) > 1:
+            raise ContractError(
+                "Terraform output 'nodes' has %d tracking nodes; the contract has one" % len(members)
+            )
+    return nodes
+
+
+def validate_outputs(outputs, target="gcp"):
+    """Return the plain, validated outputs; raise ContractError naming the first bad output."""
+    if target not in TARGETS:
+        raise ContractError("mlops_target must be one of %s, got %r" % (", ".join(TARGETS), target))
+    plain = unwrap_outputs(outputs)
+    if "nodes" not in plain:
+        raise ContractError("Terraform output 'nodes' is missing")
+    validate_nodes(plain["nodes"], target)
+    for name in REQUIRED_STRINGS:
+        _string(plain, name)
+    _port(plain, "db_port")
+    if not plain["tracking_url"].startswith("https://"):
+        raise ContractError(
+            "Terraform output 'tracking_url' must be an https:// URL, got %r" % plain["tracking_url"]
+        )
+    if plain["db_sslmode"] not in SSLMODES:
+        raise ContractError(
+            "Terraform output 'db_sslmode' must be one of %s, got %r"
+            % (", ".join(SSLMODES), plain["db_sslmode"])
+        )
+    secret = plain.get("db_password_secret")
+    if not isinstance(secret, str):
+        raise ContractError("Terraform output 'db_password_secret' must be a string, got %r" % (secret,))
+    if target == "gcp":
+        _string(plain, "ssh_user")
+        _string(plain, "project_id")
+    return plain
+
+
+def connection_vars(name, node, connection, ssh_user="", project=""):
+    """Connection host vars for one node: IAP tunnel, external IP, or a Docker container."""
+    if connection == "docker":
+        return {
+            "ansible_connection": DOCKER_CONNECTION,
+            "ansible_host": name,
+            "ansible_python_interpreter": NODE_PYTHON,
+        }
+    if connection == "external":
+        if not node.get("external_ip"):
+            raise ContractError(
+                "node '%s' has no external_ip in Terraform output 'nodes'; use mlops_gcp_connection: iap"
+                % name
+            )
+        return {"ansible_connection": "ssh", "ansible_host": node["external_ip"], "ansible_user": ssh_user}
+    if connection == "iap":
+        tunnel = [
+            "gcloud", "compute", "start-iap-tunnel", name, "22", "--listen-on-stdin",
+            "--project=%s" % project, "--zone=%s" % node["zone"], "--verbosity=warning",
+        ]  # fmt: skip
+        return {
+            "ansible_connection": "ssh",
+            "ansible_host": node["internal_ip"],
+            "ansible_user": ssh_user,
+            "ansible_ssh_common_args": "-o ProxyCommand=%s -o HostKeyAlias=%s"
+            % (shlex.quote(" ".join(tunnel)), shlex.quote(name)),
+        }
+    raise ContractError("mlops_gcp_connection must be one of iap, external, docker, got %r" % (connection,))
+
+
+def contract_hosts(outputs, target="gcp", name_prefix="", secrets_dir="", connection=None):
+    """Map outputs to [{name, groups, vars}] in the shape of the inventory contract, sorted by name."""
+    plain = validate_outputs(outputs, target)
+    connection = connection or ("iap" if target == "gcp" else "docker")
+    if connection not in CONNECTIONS[target]:
+        raise ContractError(
+            "connection %r is not valid for target %s (one of %s)"
+            % (connection, target, ", ".join(CONNECTIONS[target]))
+        )
+    nodes = plain["nodes"]
+    tracking = next(node for node in nodes.values() if node["group"] == "tracking")
+    common = {
+        "mlops_target": target,
+        "mlops_name_prefix": name_prefix,
+        "mlops_tracking_host": tracking["internal_ip"],
+        "mlops_tracking_url": plain["tracking_url"],
+        "mlops_db_host": plain["db_host"],
+        "mlops_db_port": _port(plain, "db_port"),
+        "mlops_db_name": plain["db_name"],
+        "mlops_db_user": plain["db_user"],
+        "mlops_db_password_secret": plain["db_password_secret"],
+        "mlops_db_sslmode": plain["db_sslmode"],
+        "mlops_artifact_destination": plain["artifact_destination"],
+        "mlops_repository_url": plain["repository_url"],
+        "mlops_repository_login": plain["repository_login"],
+        "mlops_secrets_dir": secrets_dir,
+    }
+    hosts = []
+    for name in sorted(nodes):
+        node = nodes[name]
+        host_vars = dict(common, mlops_node_role=node["group"], mlops_internal_address=node["internal_ip"])
+        host_vars.update(
+            connection_vars(name, node, connection, plain.get("ssh_user", ""), plain.get("project_id", ""))
+        )
+        hosts.append({"name": name, "groups": [PARENT_GROUP, node["group"]], "vars": host_vars})
+    return hosts

