@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
+
 from ansible.plugins.action import ActionBase
 
 CANDIDATES = ("cloud.terraform.terraform", "community.general.terraform")
@@ -57,6 +59,14 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def _is_available(self, name):
+        # Asking the loader about a module of a collection that is not installed logs a
+        # warning; look the collection package up first.
+        namespace, collection = name.split(".")[:2]
+        try:
+            if importlib.util.find_spec("ansible_collections.%s.%s" % (namespace, collection)) is None:
+                return False
+        except ImportError:
+            return False
         context = self._shared_loader_obj.module_loader.find_plugin_with_context(
             name, collection_list=self._task.collections
         )

@@ -1,0 +1,80 @@
+"""Bad input stops before anything is created, with a message naming what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIXTURES, REPO, docker_names, recap
+
+pytestmark = pytest.mark.docker
+
+PROVISION = REPO / "playbooks" / "provision.yml"
+PREFIX = "englab-badtest-"
+
+
+@pytest.fixture
+def base(tmp_path, docker_available):
+    return {
+        "mlops_name_prefix": PREFIX,
+        "mlops_secrets_dir": str(tmp_path / "secrets"),
+        "mlops_local_tracking_port": 29443,
+        "mlops_local_serving_port": 29080,
+    }
+
+
+def assert_clean_failure(result, *needles: str) -> None:
+    assert result.rc != 0
+    for needle in needles:
+        assert needle in result.output, result.output
+    assert "Traceback" not in result.output
+    assert "Unexpected Exception" not in result.output
+    assert docker_names("container", PREFIX) == set()
+    assert docker_names("network", PREFIX) == set()
+    assert docker_names("volume", PREFIX) == set()
+
+
+def test_unknown_target(base, playbook, tmp_path):
+    result = playbook(PROVISION, {**base, "mlops_target": "aws"})
+    assert_clean_failure(result, "mlops_target", "aws")
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_wrong_type(base, playbook, tmp_path):
+    result = playbook(PROVISION, {**base, "mlops_local_tracking_port": "https"})
+    assert_clean_failure(result, "mlops_local_tracking_port")
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_gcp_without_project(base, playbook, tool_env, tmp_path):
+    env = {key: value for key, value in tool_env.items() if key not in {"GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"}}
+    result = playbook(PROVISION, {**base, "mlops_target": "gcp"}, env=env)
+    assert_clean_failure(result, "mlops_gcp_project is required")
+    assert not (tmp_path / "secrets").exists()
+
+
+@pytest.mark.terraform
+@pytest.mark.parametrize(
+    ("violation", "needles"),
+    [
+        ("internal_ip", ("Terraform output 'nodes'", "internal_ip must be an IP address", "not-an-ip")),
+        ("db_port", ("Terraform output 'db_port'", "'postgres'")),
+        # A null output is not listed by Terraform at all.
+        ("nodes", ("Terraform output 'nodes' is missing",)),
+    ],
+)
+def test_malformed_outputs(base, playbook, violation, needles):
+    extra = {
+        **base,
+        "mlops_target": "gcp",
+        "mlops_gcp_project": "englab-itest-project",
+        "mlops_gcp_connection": "docker",
+        "mlops_terraform_dir": str(FIXTURES / "terraform" / "contract"),
+        "provision_terraform_variables": {
+            "break_output": violation,
+            "node_ips": {"training": "10.9.0.2", "tracking": "10.9.0.3", "serving": "10.9.0.4"},
+        },
+    }
+    result = playbook(PROVISION, extra)
+    assert_clean_failure(result, "englab.mlops.contract_hosts", *needles)
+    # No host was added: only the controller appears in the recap.
+    assert set(recap(result)) == {"localhost"}
+    assert "TASK [Ping]" not in result.stdout
