@@ -61,12 +61,13 @@ collection: venv ## build the collection tarball and install it from that tarbal
 	@ansible-galaxy collection install --force --no-deps -p $(COLLECTIONS) $(TARBALL) >/dev/null
 	@echo "[collection] englab.mlops $(VERSION) installed from $(TARBALL)"
 
-lint: venv ## yamllint, ansible-lint (production), ruff, terraform fmt
+lint: collection ## yamllint, ansible-lint (production), ruff, terraform fmt, plugin docs
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
 	ruff format --check .
 	@if [ -d terraform ] && ls terraform/*.tf >/dev/null 2>&1; then terraform fmt -check -recursive terraform; fi
+	@scripts/check-plugin-docs.sh
 
 unit: venv ## unit tests of plugins and scripts
 	pytest tests/unit
