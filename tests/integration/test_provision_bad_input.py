@@ -45,7 +45,9 @@ def test_wrong_type(base, playbook, tmp_path):
 
 
 def test_gcp_without_project(base, playbook, tool_env, tmp_path):
-    env = {key: value for key, value in tool_env.items() if key not in {"GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"}}
+    env = {
+        key: value for key, value in tool_env.items() if key not in {"GCP_PROJECT", "GOOGLE_CLOUD_PROJECT"}
+    }
     result = playbook(PROVISION, {**base, "mlops_target": "gcp"}, env=env)
     assert_clean_failure(result, "mlops_gcp_project is required")
     assert not (tmp_path / "secrets").exists()

@@ -52,10 +52,12 @@ def test_local_platform_lifecycle(local_vars, playbook):
     assert host_config["Privileged"] is False
     assert {cap.removeprefix("CAP_") for cap in host_config["CapAdd"]} == {"NET_ADMIN", "SYS_ADMIN"}
     assert set(host_config["SecurityOpt"]) == {"seccomp=unconfined", "apparmor=unconfined"}
-    assert set(host_config["Tmpfs"]) == {"/run", "/run/lock", "/tmp"}
+    assert set(host_config["Tmpfs"]) == {"/run", "/run/lock", "/tmp"}  # noqa: S108
     assert "/sys/fs/cgroup:/sys/fs/cgroup:rw" in host_config["Binds"]
     assert host_config["CgroupnsMode"] == "host"
-    assert host_config["PortBindings"] == {"443/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(TRACKING_PORT)}]}
+    assert host_config["PortBindings"] == {
+        "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(TRACKING_PORT)}]
+    }
     serving = json.loads(docker("inspect", f"{PREFIX}serving-node").stdout)[0]
     assert serving["HostConfig"]["PortBindings"] == {
         "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(SERVING_PORT)}]
