@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, docker, recap, remove_docker_resources
+from conftest import FIXTURES, REPO, VENV_BIN, docker, recap, remove_docker_resources
 
 pytestmark = [pytest.mark.docker, pytest.mark.terraform]
 
@@ -125,3 +125,37 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
     destroyed = playbook(DESTROY, unprotected)
     assert destroyed.rc == 0, destroyed.output
     assert state_instances(work) == 0
+
+
+def test_awx_google_credential_reaches_terraform(tool_env, playbook, tmp_path):
+    """The variables an AWX Google credential injects become Terraform's Google settings."""
+    log = tmp_path / "env.log"
+    wrapper = tmp_path / "terraform"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"env | grep -E '^(GOOGLE_APPLICATION_CREDENTIALS|GOOGLE_PROJECT)=' >> {log}\n"
+        f'exec {VENV_BIN / "terraform"} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {
+        key: value
+        for key, value in tool_env.items()
+        if key not in {"GOOGLE_APPLICATION_CREDENTIALS", "GCP_SERVICE_ACCOUNT_FILE", "GOOGLE_CLOUD_PROJECT"}
+    }
+    env.update(GCE_CREDENTIALS_FILE_PATH="/runner/env/sa.json", GCP_PROJECT="awx-project")
+    extra = {
+        "mlops_target": "gcp",
+        "mlops_name_prefix": PREFIX,
+        "mlops_terraform_dir": str(FIXTURES / "terraform" / "contract"),
+        "mlops_secrets_dir": str(tmp_path / "secrets"),
+        "provision_terraform_binary": str(wrapper),
+        "provision_terraform_variables": {
+            "node_ips": {"training": "10.9.0.2", "tracking": "10.9.0.3", "serving": "10.9.0.4"}
+        },
+    }
+    # Destroy on an empty state runs Terraform (init, destroy plan, destroy) without any node.
+    result = playbook(DESTROY, extra, env=env)
+    assert result.rc == 0, result.output
+    lines = set(log.read_text().split())
+    assert "GOOGLE_APPLICATION_CREDENTIALS=/runner/env/sa.json" in lines
+    assert "GOOGLE_PROJECT=awx-project" in lines
