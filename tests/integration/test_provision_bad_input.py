@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FIXTURES, REPO, docker_names, recap
+from conftest import FIXTURES, REPO, docker_names, recap, remove_docker_resources
 
 pytestmark = pytest.mark.docker
 
@@ -13,12 +13,14 @@ PREFIX = "englab-badtest-"
 
 @pytest.fixture
 def base(tmp_path, docker_available):
-    return {
+    yield {
         "mlops_name_prefix": PREFIX,
         "mlops_secrets_dir": str(tmp_path / "secrets"),
         "mlops_local_tracking_port": 29443,
         "mlops_local_serving_port": 29080,
     }
+    # Nothing should exist; if a regression created something, do not leave it behind.
+    remove_docker_resources(PREFIX)
 
 
 def assert_clean_failure(result, *needles: str) -> None:
@@ -80,3 +82,11 @@ def test_malformed_outputs(base, playbook, violation, needles):
     # No host was added: only the controller appears in the recap.
     assert set(recap(result)) == {"localhost"}
     assert "TASK [Ping]" not in result.stdout
+
+
+def test_gcp_root_without_configuration(base, playbook, tmp_path):
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    extra = {**base, "mlops_target": "gcp", "mlops_gcp_project": "p", "mlops_terraform_dir": str(empty)}
+    result = playbook(PROVISION, extra)
+    assert_clean_failure(result, f"mlops_terraform_dir {empty} holds no Terraform configuration")
