@@ -50,6 +50,13 @@ options:
         local target, and tests of the gcp code path).
     type: str
     choices: [iap, external, docker]
+  gcloud_credentials_file:
+    description:
+      - Service account key the IAP tunnel's C(gcloud) should use
+        (C(CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE)), for example the key an AWX Google
+        credential injects. Empty uses gcloud's own login.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -85,9 +92,18 @@ from ansible_collections.englab.mlops.plugins.module_utils.inventory_contract im
 )
 
 
-def _contract_hosts(outputs, target="gcp", name_prefix="", secrets_dir="", connection=None):
+def _contract_hosts(
+    outputs, target="gcp", *, name_prefix="", secrets_dir="", connection=None, gcloud_credentials_file=""
+):
     try:
-        return contract_hosts(outputs, target, name_prefix, secrets_dir, connection)
+        return contract_hosts(
+            outputs,
+            target,
+            name_prefix=name_prefix,
+            secrets_dir=secrets_dir,
+            connection=connection,
+            gcloud_credentials_file=gcloud_credentials_file,
+        )
     except ContractError as err:
         raise AnsibleFilterError("englab.mlops.contract_hosts: %s" % err) from None
 

@@ -165,8 +165,12 @@ def validate_outputs(outputs, target="gcp"):
     return plain
 
 
-def connection_vars(name, node, connection, ssh_user="", project=""):
-    """Connection host vars for one node: IAP tunnel, external IP, or a Docker container."""
+def connection_vars(name, node, connection, *, ssh_user="", project="", gcloud_credentials_file=""):
+    """Connection host vars for one node: IAP tunnel, external IP, or a Docker container.
+
+    With a credentials file (an AWX Google credential's key), the tunnel's gcloud uses it
+    instead of a `gcloud auth login` the execution environment never had.
+    """
     if connection == "docker":
         return {
             "ansible_connection": DOCKER_CONNECTION,
@@ -185,17 +189,22 @@ def connection_vars(name, node, connection, ssh_user="", project=""):
             "gcloud", "compute", "start-iap-tunnel", name, "22", "--listen-on-stdin",
             "--project=%s" % project, "--zone=%s" % node["zone"], "--verbosity=warning",
         ]  # fmt: skip
+        if gcloud_credentials_file:
+            tunnel = ["env", "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=%s" % gcloud_credentials_file, *tunnel]
+        proxy = " ".join(shlex.quote(part) for part in tunnel)
         return {
             "ansible_connection": "ssh",
             "ansible_host": node["internal_ip"],
             "ansible_user": ssh_user,
             "ansible_ssh_common_args": "-o ProxyCommand=%s -o HostKeyAlias=%s"
-            % (shlex.quote(" ".join(tunnel)), shlex.quote(name)),
+            % (shlex.quote(proxy), shlex.quote(name)),
         }
     raise ContractError("mlops_gcp_connection must be one of iap, external, docker, got %r" % (connection,))
 
 
-def contract_hosts(outputs, target="gcp", name_prefix="", secrets_dir="", connection=None):
+def contract_hosts(
+    outputs, target="gcp", *, name_prefix="", secrets_dir="", connection=None, gcloud_credentials_file=""
+):
     """Map outputs to [{name, groups, vars}] in the shape of the inventory contract, sorted by name."""
     plain = validate_outputs(outputs, target)
     connection = connection or ("iap" if target == "gcp" else "docker")
@@ -227,7 +236,14 @@ def contract_hosts(outputs, target="gcp", name_prefix="", secrets_dir="", connec
         node = nodes[name]
         host_vars = dict(common, mlops_node_role=node["group"], mlops_internal_address=node["internal_ip"])
         host_vars.update(
-            connection_vars(name, node, connection, plain.get("ssh_user", ""), plain.get("project_id", ""))
+            connection_vars(
+                name,
+                node,
+                connection,
+                ssh_user=plain.get("ssh_user", ""),
+                project=plain.get("project_id", ""),
+                gcloud_credentials_file=gcloud_credentials_file,
+            )
         )
         hosts.append({"name": name, "groups": [PARENT_GROUP, node["group"]], "vars": host_vars})
     return hosts

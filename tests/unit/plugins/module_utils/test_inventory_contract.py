@@ -100,7 +100,9 @@ def by_name(hosts):
 
 
 def test_gcp_hosts_groups_and_facts():
-    hosts = by_name(ic.contract_hosts(gcp_outputs(), "gcp", "", "/home/u/.config/englab-mlops/englab"))
+    hosts = by_name(
+        ic.contract_hosts(gcp_outputs(), "gcp", secrets_dir="/home/u/.config/englab-mlops/englab")
+    )
     assert set(hosts) == {"training-node", "tracking-node", "serving-node"}
     assert hosts["training-node"]["groups"] == ["mlops", "training"]
     for host in hosts.values():
@@ -132,6 +134,18 @@ def test_iap_is_the_default_on_gcp():
     assert args[2:] == ["-o", "HostKeyAlias=tracking-node"]
 
 
+def test_iap_tunnel_uses_a_given_credentials_file():
+    host = by_name(ic.contract_hosts(gcp_outputs(), gcloud_credentials_file="/runner/env/my key.json"))
+    proxy = shlex.split(host["serving-node"]["vars"]["ansible_ssh_common_args"])[1].removeprefix(
+        "ProxyCommand="
+    )
+    assert shlex.split(proxy)[:3] == [
+        "env",
+        "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=/runner/env/my key.json",
+        "gcloud",
+    ]
+
+
 def test_external_connection_uses_the_external_ip():
     outputs = gcp_outputs()
     for node in outputs["nodes"].values():
@@ -153,7 +167,7 @@ def test_docker_connection_targets_the_container_named_like_the_node():
 
 
 def test_local_contract():
-    hosts = by_name(ic.contract_hosts(local_outputs(), "local", "englab-itest-"))
+    hosts = by_name(ic.contract_hosts(local_outputs(), "local", name_prefix="englab-itest-"))
     assert {name: host["groups"][1] for name, host in hosts.items()} == {
         "training-node": "training",
         "tracking-node": "tracking",
