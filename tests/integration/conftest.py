@@ -18,6 +18,32 @@ FIXTURES = REPO / "tests" / "fixtures"
 COLLECTIONS = REPO / ".cache" / "collections"
 INSTALLED = COLLECTIONS / "ansible_collections" / "englab" / "mlops"
 PREFIX = "englab-itest-"
+# What these tests exercise through the installed collection; a stale copy would test old code.
+EXERCISED = (
+    "roles/provision",
+    "plugins/action/terraform.py",
+    "plugins/filter/contract_hosts.py",
+    "plugins/module_utils/inventory_contract.py",
+    "plugins/modules/terraform.py",
+    "playbooks/provision.yml",
+    "playbooks/destroy.yml",
+)
+
+
+def stale_files() -> list[str]:
+    """Exercised files whose installed copy differs from the checkout."""
+    stale = []
+    for entry in EXERCISED:
+        source = REPO / entry
+        files = [p for p in source.rglob("*") if p.is_file()] if source.is_dir() else [source]
+        for path in files:
+            relative = path.relative_to(REPO)
+            installed = INSTALLED / relative
+            if "__pycache__" not in relative.parts and (
+                not installed.is_file() or installed.read_bytes() != path.read_bytes()
+            ):
+                stale.append(str(relative))
+    return stale
 
 
 @dataclass
@@ -38,6 +64,11 @@ def tool_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment of every tool run: venv first on PATH, our collections, our own CLI config."""
     if not (INSTALLED / "MANIFEST.json").is_file():
         pytest.fail(f"englab.mlops is not installed in {COLLECTIONS}: run `make collection` first")
+    stale = stale_files()
+    if stale:
+        pytest.fail(
+            f"the installed englab.mlops is older than the checkout ({', '.join(stale[:5])}): run `make collection`"
+        )
     rc_file = tmp_path_factory.mktemp("terraformrc") / "terraformrc"
     rc_file.write_text("")
     env = dict(os.environ)
