@@ -1,0 +1,94 @@
+# These outputs ARE the gcp side of the inventory contract (docs/inventory-contract.md); the
+# provision stage turns them into in-memory groups and facts. No output carries a secret.
+
+output "artifact_destination" {
+  description = "Where the tracking server stores artifacts (mlops_artifact_destination)."
+  value       = "gs://${google_storage_bucket.artifacts.name}"
+}
+
+output "db_host" {
+  description = "Private IP of the Cloud SQL instance (mlops_db_host); it has no public IP."
+  value       = google_sql_database_instance.db.private_ip_address
+}
+
+output "db_name" {
+  description = "MLflow backend-store database (mlops_db_name)."
+  value       = google_sql_database.mlflow.name
+}
+
+output "db_password_secret" {
+  description = "Secret Manager secret holding the database password (mlops_db_password_secret); the tracking node reads its latest version with its service account."
+  value       = local.secret_resource_id
+}
+
+output "db_port" {
+  description = "PostgreSQL port (mlops_db_port)."
+  value       = 5432
+}
+
+output "db_sslmode" {
+  description = "libpq sslmode for the backend store (mlops_db_sslmode); the instance refuses unencrypted connections."
+  value       = "require"
+}
+
+output "db_user" {
+  description = "PostgreSQL user (mlops_db_user)."
+  value       = google_sql_user.mlflow.name
+}
+
+output "deletion_protection" {
+  description = "Whether the Cloud SQL instance is protected from deletion."
+  value       = var.deletion_protection
+}
+
+output "name_prefix" {
+  description = "Prefix prepended to every resource and inventory host name (mlops_name_prefix)."
+  value       = var.prefix
+}
+
+output "nodes" {
+  description = "Inventory hosts, keyed by instance name: group (training, tracking, serving), internal_ip, zone and external_ip (null when none)."
+  value = {
+    for key, node in local.nodes : google_compute_instance.node[key].name => {
+      group       = node.group
+      internal_ip = google_compute_instance.node[key].network_interface[0].network_ip
+      zone        = google_compute_instance.node[key].zone
+      external_ip = try(google_compute_instance.node[key].network_interface[0].access_config[0].nat_ip, null)
+    }
+  }
+}
+
+output "project_id" {
+  description = "Google Cloud project of the platform."
+  value       = var.project_id
+}
+
+output "region" {
+  description = "Region of the platform."
+  value       = var.region
+}
+
+output "repository_login" {
+  description = "How nodes log in to the repository (mlops_repository_login): gcp_token, an access token of the node's service account."
+  value       = "gcp_token"
+}
+
+output "repository_url" {
+  description = "Docker repository for serving images (mlops_repository_url)."
+  value       = "${google_artifact_registry_repository.docker.location}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.docker.repository_id}"
+}
+
+output "service_account_email" {
+  description = "The nodes' service account (mlflow-data)."
+  value       = google_service_account.mlflow_data.email
+}
+
+output "ssh_user" {
+  description = "OS Login user for SSH through IAP (os_login_user). Empty: OS Login derives it from the identity running Ansible (user_example_com, or sa_<numeric id> for a service account)."
+  value       = var.os_login_user
+}
+
+output "tracking_url" {
+  description = "URL nodes use for MLflow (mlops_tracking_url): HTTPS on the tracking node's internal IP."
+  value       = "https://${google_compute_instance.node["tracking-node"].network_interface[0].network_ip}"
+}

@@ -1,0 +1,129 @@
+# Cloud SQL instance names cannot be reused for a week after deletion: a random suffix, as the seed.
+resource "random_id" "db_suffix" {
+  byte_length = 3
+}
+
+resource "google_sql_database_instance" "db" {
+  name                = "${var.prefix}englab-${random_id.db_suffix.hex}"
+  database_version    = var.db_version
+  region              = var.region
+  deletion_protection = var.deletion_protection
+
+  settings {
+    tier                        = var.db_tier
+    edition                     = "ENTERPRISE"
+    availability_type           = var.db_availability_type
+    disk_type                   = "PD_SSD"
+    disk_size                   = var.db_disk_size_gb
+    disk_autoresize             = true
+    deletion_protection_enabled = var.deletion_protection
+    user_labels                 = local.labels
+
+    ip_configuration {
+      # Private IP only, through the VPC peering in network.tf; no public address, no authorized networks.
+      ipv4_enabled    = false
+      private_network = google_compute_network.vpc.id
+      ssl_mode        = "ENCRYPTED_ONLY"
+
+      enable_private_path_for_google_cloud_services = true
+    }
+
+    backup_configuration {
+      enabled                        = true
+      point_in_time_recovery_enabled = true
+      start_time                     = var.db_backup_start_time
+      transaction_log_retention_days = 7
+
+      backup_retention_settings {
+        retained_backups = var.db_retained_backups
+        retention_unit   = "COUNT"
+      }
+    }
+
+    maintenance_window {
+      day          = 7
+      hour         = 3
+      update_track = "stable"
+    }
+
+    insights_config {
+      query_insights_enabled  = true
+      record_application_tags = false
+      record_client_address   = false
+    }
+
+    # PostgreSQL logging flags recommended by the CIS Google Cloud benchmark.
+    dynamic "database_flags" {
+      for_each = {
+        "cloudsql.enable_pgaudit"    = "on"
+        "log_checkpoints"            = "on"
+        "log_connections"            = "on"
+        "log_disconnections"         = "on"
+        "log_lock_waits"             = "on"
+        "log_min_duration_statement" = "-1"
+        "log_min_error_statement"    = "error"
+        "log_min_messages"           = "warning"
+        "log_statement"              = "ddl"
+        "log_temp_files"             = "0"
+      }
+      content {
+        name  = database_flags.key
+        value = database_flags.value
+      }
+    }
+  }
+
+  depends_on = [google_service_networking_connection.sql]
+}
+
+resource "google_sql_database" "mlflow" {
+  name     = var.db_name
+  instance = google_sql_database_instance.db.name
+}
+
+# The password exists only in memory during a run: generated as an ephemeral value, written to
+# Cloud SQL and Secret Manager through write-only arguments, never in plan, state or outputs.
+# Specials are limited to URL-unreserved characters so the backend-store URI needs no escaping.
+ephemeral "random_password" "db" {
+  length           = 32
+  special          = true
+  override_special = "-_.~"
+  min_lower        = 2
+  min_upper        = 2
+  min_numeric      = 2
+}
+
+resource "google_sql_user" "mlflow" {
+  name     = var.db_user
+  instance = google_sql_database_instance.db.name
+
+  password_wo         = ephemeral.random_password.db.result
+  password_wo_version = var.db_password_version
+
+  # PostgreSQL refuses to drop a role that owns objects; leave it to the instance's deletion.
+  deletion_policy = "ABANDON"
+}
+
+resource "google_secret_manager_secret" "db_password" {
+  secret_id = "${var.prefix}englab-db-password"
+  labels    = local.labels
+
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# Same run, same ephemeral value as google_sql_user.mlflow: both move together when
+# db_password_version is raised (rotation).
+resource "google_secret_manager_secret_version" "db_password" {
+  secret = google_secret_manager_secret.db_password.id
+
+  secret_data_wo         = ephemeral.random_password.db.result
+  secret_data_wo_version = var.db_password_version
+}

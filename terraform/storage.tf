@@ -1,0 +1,28 @@
+resource "google_storage_bucket" "artifacts" {
+  #checkov:skip=CKV_GCP_62:Access to MLflow artifacts is recorded by Cloud Audit Logs (data access logs), Google's recommended replacement for legacy bucket usage logs; a second log bucket adds cost without coverage.
+  name          = local.artifact_bucket
+  location      = upper(var.region)
+  storage_class = "STANDARD"
+  labels        = local.labels
+  force_destroy = false
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  versioning {
+    enabled = true
+  }
+
+  # Overwritten or deleted artifacts stay recoverable for a while, then go.
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = var.artifact_noncurrent_retention_days
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
