@@ -126,11 +126,11 @@ variable "db_user" {
 variable "db_version" {
   description = "Cloud SQL PostgreSQL major version."
   type        = string
-  default     = "POSTGRES_16"
+  default     = "POSTGRES_17"
 
   validation {
-    condition     = can(regex("^POSTGRES_1[4-7]$", var.db_version))
-    error_message = "db_version: POSTGRES_14 to POSTGRES_17."
+    condition     = can(regex("^POSTGRES_1[4-8]$", var.db_version))
+    error_message = "db_version: POSTGRES_14 to POSTGRES_18."
   }
 }
 
