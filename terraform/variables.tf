@@ -4,7 +4,7 @@ variable "admin_cidrs" {
   default     = []
 
   validation {
-    condition     = alltrue([for cidr in var.admin_cidrs : can(cidrnetmask(cidr)) && cidr == cidrsubnet(cidr, 0, 0)])
+    condition     = alltrue([for cidr in var.admin_cidrs : try(cidrsubnet(cidr, 0, 0) == cidr, false)])
     error_message = "admin_cidrs: every entry must be an IPv4 network in CIDR notation with no host bits set, e.g. 203.0.113.0/24."
   }
   validation {
@@ -264,7 +264,7 @@ variable "serving_allowed_cidrs" {
   default     = []
 
   validation {
-    condition     = alltrue([for cidr in var.serving_allowed_cidrs : can(cidrnetmask(cidr)) && cidr == cidrsubnet(cidr, 0, 0)])
+    condition     = alltrue([for cidr in var.serving_allowed_cidrs : try(cidrsubnet(cidr, 0, 0) == cidr, false)])
     error_message = "serving_allowed_cidrs: every entry must be an IPv4 network in CIDR notation with no host bits set, e.g. 198.51.100.0/24."
   }
   validation {
@@ -323,15 +323,15 @@ variable "subnet_cidr" {
   default     = "10.10.0.0/24"
 
   validation {
-    condition     = can(cidrnetmask(var.subnet_cidr)) && var.subnet_cidr == cidrsubnet(var.subnet_cidr, 0, 0)
+    condition     = try(cidrsubnet(var.subnet_cidr, 0, 0) == var.subnet_cidr, false)
     error_message = "subnet_cidr: an IPv4 network in CIDR notation with no host bits set, e.g. 10.10.0.0/24."
   }
   validation {
-    condition = can(cidrnetmask(var.subnet_cidr)) && anytrue([
+    condition = try(anytrue([
       for private in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] :
       cidrhost(private, 0) == cidrhost("${cidrhost(var.subnet_cidr, 0)}/${split("/", private)[1]}", 0)
       && tonumber(split("/", var.subnet_cidr)[1]) >= tonumber(split("/", private)[1])
-    ]) && tonumber(split("/", var.subnet_cidr)[1]) <= 29
+    ]) && tonumber(split("/", var.subnet_cidr)[1]) <= 29, false)
     error_message = "subnet_cidr: must be a private (RFC 1918) range, /29 or larger."
   }
 }
