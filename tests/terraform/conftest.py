@@ -45,7 +45,13 @@ class Workdir:
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run terraform here; on unexpected failure show its output in the assertion."""
         proc = subprocess.run(
-            [terraform_binary(), *args], cwd=self.path, env=self.env, capture_output=True, text=True, timeout=240
+            [terraform_binary(), *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
         )
         if check:
             assert proc.returncode == 0, f"terraform {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -119,7 +125,9 @@ def applied(planned: Planned) -> dict:
 
 
 @pytest.fixture(scope="session")
-def scratch(tmp_path_factory: pytest.TempPathFactory, mirror: Path, initialized: Workdir) -> Iterator[Workdir]:
+def scratch(
+    tmp_path_factory: pytest.TempPathFactory, mirror: Path, initialized: Workdir
+) -> Iterator[Workdir]:
     """A second initialised copy for tests that edit the configuration (validate error cases)."""
     target = tmp_path_factory.mktemp("scratch") / "terraform"
     work = make_workdir(target, mirror)

@@ -21,7 +21,11 @@ BAD = [
     ("admin_cidrs", '["0.0.0.0/0"]', "admin_cidrs: 0.0.0.0/0 (the whole internet) is refused"),
     ("admin_cidrs", '["office"]', "admin_cidrs: every entry must be an IPv4 network"),
     ("serving_allowed_cidrs", '["0.0.0.0/0"]', "serving_allowed_cidrs: 0.0.0.0/0 is refused"),
-    ("serving_allowed_cidrs", '["192.168.1.1/24"]', "serving_allowed_cidrs: every entry must be an IPv4 network"),
+    (
+        "serving_allowed_cidrs",
+        '["192.168.1.1/24"]',
+        "serving_allowed_cidrs: every entry must be an IPv4 network",
+    ),
     ("training_machine_type", "C2 standard 8", "training_machine_type: a Compute Engine machine type"),
     ("tracking_machine_type", "small", "tracking_machine_type: a Compute Engine machine type"),
     ("serving_machine_type", "e2_standard_2", "serving_machine_type: a Compute Engine machine type"),
@@ -83,7 +87,11 @@ def outcomes(scratch: Workdir) -> dict[tuple[str, str], tuple[int, list[str]]]:
     groups = _groups()
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda values: _plan(scratch, values), groups))
-    return {(name, value): result for group, result in zip(groups, results, strict=True) for name, value in group.items()}
+    return {
+        (name, value): result
+        for group, result in zip(groups, results, strict=True)
+        for name, value in group.items()
+    }
 
 
 @pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v}" for n, v, _ in BAD])

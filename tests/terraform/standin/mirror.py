@@ -71,7 +71,9 @@ def schema_file(provider: Provider, cache: Path) -> Path:
 def write_mirror(mirror: Path, schemas: dict[Provider, Path]) -> None:
     """Unpacked filesystem-mirror layout: HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE_vX."""
     for provider, schema in schemas.items():
-        target = mirror / "registry.terraform.io" / "hashicorp" / provider.name / provider.version / "linux_amd64"
+        target = (
+            mirror / "registry.terraform.io" / "hashicorp" / provider.name / provider.version / "linux_amd64"
+        )
         target.mkdir(parents=True, exist_ok=True)
         exe = target / f"terraform-provider-{provider.name}_v{provider.version}"
         exe.write_text(

@@ -18,7 +18,9 @@ _F = descriptor_pb2.FieldDescriptorProto
 _PKG = ".tfplugin6."
 
 
-def _field(msg: Any, name: str, number: int, kind: int, type_name: str = "", repeated: bool = False) -> None:
+def _field(
+    msg: Any, name: str, number: int, kind: int, type_name: str = "", *, repeated: bool = False
+) -> None:
     field = msg.field.add(name=name, number=number, type=kind)
     field.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
     if type_name:

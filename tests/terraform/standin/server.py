@@ -116,7 +116,7 @@ class Faker:
     def _hash(self, path: str) -> bytes:
         return hashlib.sha256(f"{self.seed}/{path}".encode()).digest()
 
-    def value(self, cty: Any, path: str) -> Any:
+    def value(self, cty: Any, path: str) -> Any:  # noqa: PLR0911 - one return per cty type
         name = path.rsplit(".", 1)[-1]
         if cty == "string":
             return self.string(name, path)
@@ -225,7 +225,9 @@ class StandIn:
     # ---- schema and configuration ----
     def get_metadata(self, request: Any, context: Any) -> Any:
         return base_pb.GetMetadata.Response(
-            server_capabilities=base_pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=True)
+            server_capabilities=base_pb.ServerCapabilities(
+                plan_destroy=True, get_provider_schema_optional=True
+            )
         )
 
     def get_provider_schema(self, request: Any, context: Any) -> bytes:
@@ -310,7 +312,9 @@ class StandIn:
         config = decode(request.config)
         resp = pb.OpenEphemeralResource.Response()
         if request.type_name != "random_password":
-            resp.diagnostics.add(severity=1, summary=f"{request.type_name} is not implemented by the stand-in")
+            resp.diagnostics.add(
+                severity=1, summary=f"{request.type_name} is not implemented by the stand-in"
+            )
             return resp
         result = dict(config)
         for flag in ("lower", "upper", "numeric", "special"):
@@ -368,16 +372,19 @@ def serve(app: StandIn) -> None:
         futures.ThreadPoolExecutor(max_workers=8),
         options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", 256 << 20)],
     )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("tfplugin6.Provider", _handlers(app)),))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("tfplugin6.Provider", _handlers(app)),)
+    )
 
     class Controller(controller_rpc.GRPCControllerServicer):
-        def Shutdown(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
+        def Shutdown(self, request: Any, context: Any) -> Any:
             app.stopped.set()
             return controller_pb.Empty()
 
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
+
     class Stdio(stdio_rpc.GRPCStdioServicer):
-        def StreamStdio(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
+        def StreamStdio(self, request: Any, context: Any) -> Any:
             return iter([])
 
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
@@ -387,7 +394,9 @@ def serve(app: StandIn) -> None:
         cert_chain, credentials = _self_signed_cert()
         server.add_secure_port(f"unix://{sock}", credentials)
         server.start()
-        handshake = "|".join(["1", "6", "unix", sock, "grpc", base64.b64encode(cert_chain).decode().rstrip("=")])
+        handshake = "|".join(
+            ["1", "6", "unix", sock, "grpc", base64.b64encode(cert_chain).decode().rstrip("=")]
+        )
         sys.stdout.write(handshake + "\n")
         sys.stdout.flush()
         while not app.stopped.wait(0.05):

@@ -1,0 +1,45 @@
+"""Apply the saved default plan against the stand-in: outputs fill the contract, and the
+generated password reached Cloud SQL and Secret Manager but not the state or the outputs.
+
+The stand-in replaces values only Google would know (IPs, ids) with deterministic fakes; what is
+asserted here is Terraform's handling of those values, not Google's behaviour.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+from conftest import Planned
+
+pytestmark = pytest.mark.terraform
+
+
+def test_outputs_after_apply(applied: dict) -> None:
+    nodes = applied["nodes"]["value"]
+    assert {name: node["group"] for name, node in nodes.items()} == {
+        "training-node": "training",
+        "tracking-node": "tracking",
+        "serving-node": "serving",
+    }
+    for node in nodes.values():
+        assert ipaddress.ip_address(node["internal_ip"]).is_private
+        assert node["external_ip"] is None
+        assert node["zone"] == "europe-west1-b"
+    assert applied["tracking_url"]["value"] == f"https://{nodes['tracking-node']['internal_ip']}"
+    assert ipaddress.ip_address(applied["db_host"]["value"]).is_private
+
+
+def test_password_written_once_to_both_places_and_never_stored(planned: Planned, applied: dict) -> None:
+    written = {entry["type"]: entry["value"] for entry in planned.work.records("write_only")}
+    assert set(written) == {"google_sql_user", "google_secret_manager_secret_version"}
+    # The database and the secret got the same password, generated during this apply.
+    assert written["google_sql_user"] == written["google_secret_manager_secret_version"]
+    generated = {entry["value"] for entry in planned.work.records("ephemeral")}
+    assert written["google_sql_user"] in generated
+    state = (planned.work.path / "terraform.tfstate").read_text()
+    assert json.loads(state)["resources"], "empty state proves nothing"
+    for password in generated:
+        assert password not in state
+        assert password not in json.dumps(applied)

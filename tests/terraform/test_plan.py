@@ -1,0 +1,198 @@
+"""Security properties read from ``terraform show -json`` of the default plan (one plan per session)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import PROJECT, Planned, by_type, plan_file_text, resources
+
+pytestmark = pytest.mark.terraform
+
+IAP_RANGE = "35.235.240.0/20"
+SUBNET = "10.10.0.0/24"
+ALLOWED_PROJECT_ROLES = {"roles/cloudsql.client", "roles/logging.logWriter", "roles/monitoring.metricWriter"}
+
+
+def one(planned: Planned, kind: str) -> dict:
+    found = by_type(planned.plan, kind)
+    assert len(found) == 1, [r["address"] for r in found]
+    return found[0]["values"]
+
+
+def firewall(planned: Planned, suffix: str) -> dict:
+    return next(r["values"] for r in by_type(planned.plan, "google_compute_firewall") if r["name"] == suffix)
+
+
+def test_nothing_is_open_to_the_internet(planned: Planned) -> None:
+    for rule in by_type(planned.plan, "google_compute_firewall"):
+        assert "0.0.0.0/0" not in (rule["values"]["source_ranges"] or []), rule["address"]
+        assert rule["values"]["direction"] == "INGRESS"
+    assert "0.0.0.0/0" not in json.dumps(planned.plan["planned_values"])
+
+
+def test_ssh_only_from_iap(planned: Planned) -> None:
+    rule = firewall(planned, "ssh")
+    assert rule["source_ranges"] == [IAP_RANGE]
+    assert [a["ports"] for a in rule["allow"]] == [["22"]]
+
+
+def test_tracking_https_only_from_the_nodes(planned: Planned) -> None:
+    rule = firewall(planned, "tracking_https")
+    assert rule["source_ranges"] == [SUBNET]
+    assert rule["target_tags"] == ["tracking-node"]
+    assert [a["ports"] for a in rule["allow"]] == [["443"]]
+
+
+def test_internal_traffic_stays_in_the_subnet(planned: Planned) -> None:
+    assert firewall(planned, "internal")["source_ranges"] == [SUBNET]
+
+
+def test_no_serving_rule_by_default(planned: Planned) -> None:
+    assert not [r for r in by_type(planned.plan, "google_compute_firewall") if r["name"] == "serving"]
+
+
+def test_network_private_google_access_and_nat(planned: Planned) -> None:
+    assert one(planned, "google_compute_network")["name"] == "englab-vpc"
+    assert one(planned, "google_compute_network")["auto_create_subnetworks"] is False
+    subnet = one(planned, "google_compute_subnetwork")
+    assert subnet["private_ip_google_access"] is True
+    assert subnet["ip_cidr_range"] == SUBNET
+    nat = one(planned, "google_compute_router_nat")
+    assert nat["source_subnetwork_ip_ranges_to_nat"] == "LIST_OF_SUBNETWORKS"
+
+
+def test_sql_private_ip_tls_backups(planned: Planned) -> None:
+    db = one(planned, "google_sql_database_instance")
+    settings = db["settings"][0]
+    ip = settings["ip_configuration"][0]
+    assert ip["ipv4_enabled"] is False
+    assert ip["authorized_networks"] == []
+    assert ip["ssl_mode"] in {"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"}
+    backup = settings["backup_configuration"][0]
+    assert backup["enabled"] is True
+    assert backup["point_in_time_recovery_enabled"] is True
+    assert db["deletion_protection"] is True
+    assert settings["deletion_protection_enabled"] is True
+    assert db["database_version"].startswith("POSTGRES_")
+    # private_network is only known after apply (the VPC id): it must be planned, not null.
+    after_unknown = next(
+        c["change"]["after_unknown"]
+        for c in planned.plan["resource_changes"]
+        if c["type"] == "google_sql_database_instance"
+    )
+    assert after_unknown["settings"][0]["ip_configuration"][0]["private_network"] is True
+    assert one(planned, "google_sql_database")["name"] == "mlflow_db"
+
+
+def test_sql_instance_name_keeps_seed_pattern(planned: Planned) -> None:
+    change = next(c for c in planned.plan["resource_changes"] if c["type"] == "google_sql_database_instance")
+    assert change["change"]["after_unknown"]["name"] is True  # englab-<random suffix>
+    config = planned.plan["configuration"]["root_module"]["resources"]
+    db = next(r for r in config if r["type"] == "google_sql_database_instance")
+    assert "random_id.db_suffix.hex" in db["expressions"]["name"]["references"]
+
+
+def test_bucket_is_private_and_versioned(planned: Planned) -> None:
+    bucket = one(planned, "google_storage_bucket")
+    assert bucket["name"] == f"{PROJECT}-englab-mlflow"
+    assert bucket["public_access_prevention"] == "enforced"
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["versioning"][0]["enabled"] is True
+    assert bucket["lifecycle_rule"][0]["condition"][0]["days_since_noncurrent_time"] == 30
+    assert bucket["force_destroy"] is False
+
+
+def test_no_public_iam_members(planned: Planned) -> None:
+    text = json.dumps(planned.plan["planned_values"])
+    assert "allUsers" not in text
+    assert "allAuthenticatedUsers" not in text
+
+
+def test_least_privilege_grants(planned: Planned) -> None:
+    project_roles = {r["values"]["role"] for r in by_type(planned.plan, "google_project_iam_member")}
+    assert project_roles == ALLOWED_PROJECT_ROLES
+    # The condition names the instance, whose name is known only after apply: read the configuration.
+    config = planned.plan["configuration"]["root_module"]["resources"]
+    sql_client = next(r for r in config if r["address"] == "google_project_iam_member.cloudsql_client")
+    condition = sql_client["expressions"]["condition"][0]["expression"]
+    assert "google_sql_database_instance.db.name" in condition["references"]
+    assert one(planned, "google_storage_bucket_iam_member")["role"] == "roles/storage.objectAdmin"
+    assert (
+        one(planned, "google_artifact_registry_repository_iam_member")["role"]
+        == "roles/artifactregistry.writer"
+    )
+    assert (
+        one(planned, "google_secret_manager_secret_iam_member")["role"]
+        == "roles/secretmanager.secretAccessor"
+    )
+    assert one(planned, "google_service_account")["account_id"] == "mlflow-data"
+    assert not by_type(planned.plan, "google_project_iam_binding")
+    assert not by_type(planned.plan, "google_project_iam_policy")
+
+
+def test_nodes_are_hardened(planned: Planned) -> None:
+    nodes = {r["values"]["name"]: r["values"] for r in by_type(planned.plan, "google_compute_instance")}
+    assert set(nodes) == {"training-node", "tracking-node", "serving-node"}
+    for name, node in nodes.items():
+        nic = node["network_interface"][0]
+        assert nic["access_config"] == [], f"{name} has an external IP"
+        shielded = node["shielded_instance_config"][0]
+        assert shielded == {
+            "enable_secure_boot": True,
+            "enable_vtpm": True,
+            "enable_integrity_monitoring": True,
+        }
+        assert node["metadata"]["enable-oslogin"] == "TRUE"
+        assert node["metadata"]["block-project-ssh-keys"] == "TRUE"
+        assert node["boot_disk"][0]["initialize_params"][0]["image"] == "debian-cloud/debian-12"
+        assert node["labels"]["role"] == name.removesuffix("-node")
+        assert node["guest_accelerator"] == []
+        assert node["scheduling"][0]["on_host_maintenance"] == "MIGRATE"
+        assert node["can_ip_forward"] is False
+    assert nodes["training-node"]["machine_type"] == "c2-standard-8"
+
+
+def test_no_password_in_plan(planned: Planned) -> None:
+    user = one(planned, "google_sql_user")
+    assert user["password_wo"] is None
+    assert user["password"] is None
+    assert user["password_wo_version"] == 1
+    version = one(planned, "google_secret_manager_secret_version")
+    assert version["secret_data_wo"] is None
+    assert version["secret_data"] is None
+    generated = [entry["value"] for entry in planned.work.records("ephemeral")]
+    assert generated, "the stand-in never generated the ephemeral password: nothing was proven"
+    plan_json = json.dumps(planned.plan)
+    saved = plan_file_text(planned.plan_file)
+    for password in generated:
+        assert password not in plan_json
+        assert password not in saved
+
+
+def test_outputs_are_the_inventory_contract(planned: Planned) -> None:
+    outputs = planned.plan["planned_values"]["outputs"]
+    expected = {
+        "artifact_destination", "db_host", "db_name", "db_password_secret", "db_port", "db_sslmode",
+        "db_user", "deletion_protection", "name_prefix", "nodes", "project_id", "region",
+        "repository_login", "repository_url", "service_account_email", "ssh_user", "tracking_url",
+    }  # fmt: skip
+    assert set(outputs) == expected
+    assert not any(o.get("sensitive") for o in outputs.values())
+    assert outputs["db_sslmode"]["value"] == "require"
+    assert outputs["db_port"]["value"] == 5432
+    assert outputs["db_name"]["value"] == "mlflow_db"
+    assert outputs["repository_login"]["value"] == "gcp_token"
+    assert outputs["artifact_destination"]["value"] == f"gs://{PROJECT}-englab-mlflow"
+    assert outputs["repository_url"]["value"] == f"europe-west1-docker.pkg.dev/{PROJECT}/englab-repository"
+    assert outputs["db_password_secret"]["value"] == f"projects/{PROJECT}/secrets/englab-db-password"
+
+
+def test_every_labelled_resource_carries_the_platform_labels(planned: Planned) -> None:
+    labelled = [
+        r for r in resources(planned.plan) if "labels" in r["values"] or "user_labels" in str(r["values"])
+    ]
+    assert len(labelled) >= 7
+    for r in labelled:
+        labels = r["values"].get("labels") or r["values"]["settings"][0]["user_labels"]
+        assert labels["managed-by"] == "terraform", r["address"]
