@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PROJECT, Planned, by_type, plan_file_text, resources
+from conftest import PROJECT, Planned, Workdir, by_type, plan_file_text, resources
 
 pytestmark = pytest.mark.terraform
 
@@ -196,3 +196,58 @@ def test_every_labelled_resource_carries_the_platform_labels(planned: Planned) -
     for r in labelled:
         labels = r["values"].get("labels") or r["values"]["settings"][0]["user_labels"]
         assert labels["managed-by"] == "terraform", r["address"]
+
+
+@pytest.fixture(scope="module")
+def custom_plan(scratch: Workdir) -> dict:
+    """A second plan with every opt-in used: GPU, an external IP, serving and admin networks."""
+    plan_file = scratch.path / "custom.tfplan"
+    scratch.run(
+        "plan",
+        "-no-color",
+        "-input=false",
+        "-lock=false",
+        f"-out={plan_file}",
+        f"-var=project_id={PROJECT}",
+        "-var=prefix=ci-",
+        "-var=gpu_count=1",
+        "-var=training_machine_type=n1-standard-8",
+        '-var=external_ip_nodes=["serving-node"]',
+        '-var=serving_allowed_cidrs=["198.51.100.0/24"]',
+        '-var=admin_cidrs=["203.0.113.0/24"]',
+        '-var=labels={"team" = "mlops"}',
+    )
+    return json.loads(scratch.run("show", "-json", str(plan_file)).stdout)
+
+
+def test_gpu_node_terminates_on_maintenance(custom_plan: dict) -> None:
+    nodes = {r["values"]["name"]: r["values"] for r in by_type(custom_plan, "google_compute_instance")}
+    training = nodes["ci-training-node"]
+    assert training["guest_accelerator"] == [{"count": 1, "type": "nvidia-tesla-t4"}]
+    assert training["scheduling"][0]["on_host_maintenance"] == "TERMINATE"
+    assert nodes["ci-tracking-node"]["guest_accelerator"] == []
+
+
+def test_external_ip_only_where_asked(custom_plan: dict) -> None:
+    nodes = {r["values"]["name"]: r["values"] for r in by_type(custom_plan, "google_compute_instance")}
+    with_ip = {name for name, node in nodes.items() if node["network_interface"][0]["access_config"]}
+    assert with_ip == {"ci-serving-node"}
+
+
+def test_opt_in_networks_and_prefix(custom_plan: dict) -> None:
+    rules = {r["values"]["name"]: r["values"] for r in by_type(custom_plan, "google_compute_firewall")}
+    assert rules["ci-englab-allow-serving"]["source_ranges"] == ["198.51.100.0/24"]
+    assert rules["ci-englab-allow-serving"]["target_tags"] == ["ci-serving-node"]
+    assert set(rules["ci-englab-allow-ssh"]["source_ranges"]) == {IAP_RANGE, "203.0.113.0/24"}
+    assert set(rules["ci-englab-allow-tracking-https"]["source_ranges"]) == {SUBNET, "203.0.113.0/24"}
+    assert by_type(custom_plan, "google_compute_network")[0]["values"]["name"] == "ci-englab-vpc"
+    assert by_type(custom_plan, "google_service_account")[0]["values"]["account_id"] == "ci-mlflow-data"
+
+
+def test_user_labels_reach_every_labelled_resource(custom_plan: dict) -> None:
+    labelled = [r for r in resources(custom_plan) if r["values"].get("labels") is not None]
+    assert len(labelled) >= 6
+    for r in labelled:
+        assert r["values"]["labels"]["team"] == "mlops", r["address"]
+    db = by_type(custom_plan, "google_sql_database_instance")[0]["values"]
+    assert db["settings"][0]["user_labels"]["team"] == "mlops"
