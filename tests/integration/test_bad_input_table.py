@@ -1,0 +1,556 @@
+"""Issue 9: every wrong input is refused clearly, before anything changes.
+
+One table of wrong inputs, each sent through the entry point a user would hit: a playbook of the
+collection, a role applied by a tiny generated playbook, or a variable of the Terraform root planned
+against the offline stand-in provider (reused from tests/terraform, not copied). A row passes when the
+run fails, the output holds the row's fragment (the variable's name and what is allowed), there is no
+Python traceback, and nothing was left behind: no Docker object with this file's prefix, no Terraform
+state, no file in the run's secrets directory.
+
+Roles run against a sandbox host whose connection points at a container that does not exist, so a
+role that lets a bad value through fails at its first module instead of changing this machine; the
+provision playbook runs with its preflight tag only, so a regression cannot bring up a platform here.
+A row that documents a finding (bad input accepted, or a side effect before the refusal) is
+``xfail(strict=True)`` on the exact kind of failure, so it turns red once the role is fixed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import INSTALLED, REPO, Run, docker_names, remove_docker_resources, run
+
+pytestmark = pytest.mark.docker
+
+PREFIX = "englab-badin-"
+SANDBOX = f"{PREFIX}node"
+# Roles exercised through the installed collection; a stale copy would test old code.
+ROLES = (
+    "common",
+    "database",
+    "docker_engine",
+    "provision",
+    "repository",
+    "serving_node",
+    "tracking_server",
+    "train",
+    "training_node",
+)
+# The inventory contract of a local platform named with PREFIX (docs/inventory-contract.md).
+CONTRACT: dict[str, Any] = {
+    "mlops_target": "local",
+    "mlops_name_prefix": PREFIX,
+    "mlops_node_role": "tracking",
+    "mlops_internal_address": f"{PREFIX}tracking-node",
+    "mlops_tracking_host": f"{PREFIX}tracking-node",
+    "mlops_tracking_url": f"https://{PREFIX}tracking-node",
+    "mlops_db_host": f"{PREFIX}englab-db",
+    "mlops_db_port": 5432,
+    "mlops_db_name": "mlflow_db",
+    "mlops_db_user": "mlflow",
+    "mlops_db_password_secret": "",
+    "mlops_db_sslmode": "prefer",
+    "mlops_artifact_destination": "/var/lib/mlflow/artifacts",
+    "mlops_repository_url": f"{PREFIX}englab-repository:5000",
+    "mlops_repository_login": "htpasswd",
+}
+
+
+def _terraform_conftest() -> ModuleType:
+    """tests/terraform/conftest.py under its own name: its stand-in provider and fixtures, reused."""
+    folder = REPO / "tests" / "terraform"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))  # its `standin` package
+    spec = importlib.util.spec_from_file_location("englab_terraform_conftest", folder / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+TF = _terraform_conftest()
+# The stand-in provider mirror and one initialised scratch copy of terraform/, as tests/terraform has them.
+mirror = TF.mirror
+initialized = TF.initialized
+scratch = TF.scratch
+
+
+class NotRefused(AssertionError):
+    """The run went on, or stopped without naming the variable and what it accepts."""
+
+
+class LeftBehind(AssertionError):
+    """The run was refused, but after it had changed something."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One wrong input: where it goes in, the value, and the fragment the refusal must contain.
+
+    ``entry`` is a playbook (``englab.mlops.provision``), ``role:<name>[:<tasks_from>]`` or
+    ``terraform``.
+    """
+
+    entry: str
+    variables: dict[str, Any]
+    fragment: str
+    facts: bool = False  # the role reads ansible_facts before it checks the value
+    extra: dict[str, Any] = field(default_factory=dict)  # legal settings the row needs besides the bad one
+    label: str = ""  # what the row means, when the value alone does not say it
+
+    @property
+    def id(self) -> str:
+        kind = self.entry.removeprefix("englab.mlops.").removeprefix("role:")
+        name, value = next(iter(self.variables.items()))
+        shown = value if self.entry == "terraform" else json.dumps(value)
+        return f"{kind}:{self.label or f'{name}={shown}'}"
+
+
+def case(entry: str, name: str, value: Any, fragment: str, **more: Any) -> Any:
+    c = Case(entry, {name: value}, fragment, **more)
+    return pytest.param(c, id=c.id)
+
+
+def finding(
+    entry: str, name: str, value: Any, fragment: str, *, raises: type, reason: str, **more: Any
+) -> Any:
+    c = Case(entry, {name: value}, fragment, **more)
+    mark = pytest.mark.xfail(strict=True, raises=raises, reason=f"finding: {reason}")
+    return pytest.param(c, id=c.id, marks=mark)
+
+
+SECRETS_BEFORE_REFUSAL = (
+    "validate_argument_spec templates every role default named in meta/argument_specs.yml, so the "
+    "ansible.builtin.password lookups in defaults/main.yml write secrets to mlops_secrets_dir before the "
+    "bad value is refused"
+)
+NO_PORT_RANGE = "the option is typed int but neither the argument spec nor preflight.yml checks 1-65535"
+
+ARGSPEC_INT = "is of type str and we were unable to convert to int"
+
+TABLE = [
+    # --- playbooks -------------------------------------------------------------------------------------
+    case(
+        "englab.mlops.provision",
+        "mlops_target",
+        "aws",
+        "value of mlops_target must be one of: local, gcp, got: aws",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_target",
+        "gcp",
+        "mlops_gcp_project is required when mlops_target is gcp (or set GCP_PROJECT)",
+        label="mlops_target=gcp-without-mlops_gcp_project",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_name_prefix",
+        "Team_A ",
+        "mlops_name_prefix may hold only lower-case letters, digits and dashes, got Team_A",
+        extra={"mlops_gcp_project": "englab-badin-123"},
+        label="mlops_name_prefix=Team_A-with-a-gcp-project-set",
+    ),
+    finding(
+        "englab.mlops.provision",
+        "mlops_name_prefix",
+        "Team_A ",
+        "mlops_name_prefix may hold only lower-case letters, digits and dashes, got Team_A",
+        raises=NotRefused,
+        reason="roles/provision/tasks/preflight.yml picks its fail_msg by testing mlops_gcp_project before "
+        "mlops_name_prefix whatever the target, so on the local target without GCP_PROJECT a bad prefix is "
+        "reported as 'mlops_gcp_project is required when mlops_target is gcp'",
+        label="mlops_name_prefix=Team_A-on-local",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_local_tracking_port",
+        "https",
+        f"argument 'mlops_local_tracking_port' {ARGSPEC_INT}",
+    ),
+    finding(
+        "englab.mlops.provision",
+        "mlops_local_tracking_port",
+        -1,
+        "mlops_local_tracking_port",
+        raises=NotRefused,
+        reason=f"provision preflight accepts a negative port ({NO_PORT_RANGE}); the local driver would go on to "
+        "create the network and volumes and fail at the container",
+    ),
+    finding(
+        "englab.mlops.provision",
+        "mlops_local_serving_port",
+        70000,
+        "mlops_local_serving_port",
+        raises=NotRefused,
+        reason=f"provision preflight accepts port 70000 ({NO_PORT_RANGE})",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_gcp_connection",
+        "ssh",
+        "value of mlops_gcp_connection must be one of: iap, external, docker, got: ssh",
+    ),
+    case(
+        "englab.mlops.destroy",
+        "mlops_destroy_data",
+        "perhaps",
+        "argument 'mlops_destroy_data' is of type str and we were unable to convert to bool",
+    ),
+    finding(
+        "englab.mlops.site",
+        "mlops_target",
+        "aws",
+        "mlops_target must be",
+        raises=NotRefused,
+        reason="playbooks/site.yml is still the smoke stub: it never applies englab.mlops.provision, ignores "
+        "mlops_target and mlops_name_prefix and starts a container named englab-smoke-node",
+    ),
+    # --- roles -----------------------------------------------------------------------------------------
+    case(
+        "role:common",
+        "common_journald_system_max_use",
+        "lots",
+        "common_journald_system_max_use must be a size such as 256M or 1G (got 'lots')",
+        facts=True,
+    ),
+    case(
+        "role:common",
+        "common_apt_cache_valid_time",
+        "hourly",
+        f"argument 'common_apt_cache_valid_time' {ARGSPEC_INT}",
+    ),
+    case(
+        "role:docker_engine",
+        "docker_engine_package_source",
+        "snap",
+        "value of docker_engine_package_source must be one of: distribution, docker, got: snap",
+    ),
+    finding(
+        "role:tracking_server",
+        "tracking_server_port",
+        "https",
+        f"argument 'tracking_server_port' {ARGSPEC_INT}",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    finding(
+        "role:tracking_server",
+        "tracking_server_port",
+        -1,
+        "tracking_server_port",
+        raises=NotRefused,
+        reason=f"tracking_server accepts a negative port ({NO_PORT_RANGE})",
+    ),
+    finding(
+        "role:tracking_server",
+        "tracking_server_https_port",
+        70000,
+        "tracking_server_https_port",
+        raises=NotRefused,
+        reason=f"tracking_server accepts port 70000 ({NO_PORT_RANGE})",
+    ),
+    finding(
+        "role:tracking_server",
+        "tracking_server_db_sslmode",
+        "sometimes",
+        "value of tracking_server_db_sslmode must be one of: disable, allow, prefer, require, verify-ca, "
+        "verify-full, got: sometimes",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    finding(
+        "role:tracking_server",
+        "tracking_server_client_max_body_size",
+        "5 gigabytes",
+        "tracking_server_client_max_body_size an nginx size such as 512m or 5g (got '5 gigabytes')",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    finding(
+        "role:serving_node",
+        "serving_node_repository_login",
+        "token",
+        "value of serving_node_repository_login must be one of: htpasswd, gcp_token, got: token",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    finding(
+        "role:serving_node",
+        "serving_node_proxy_port",
+        70000,
+        "serving_node_proxy_port",
+        raises=NotRefused,
+        reason=f"serving_node accepts port 70000 ({NO_PORT_RANGE})",
+        extra={"serving_node_ca_certificate": ""},
+    ),
+    finding(
+        "role:serving_node:deploy",
+        "serving_node_model_version",
+        "latest",
+        "either serving_node_model_alias or serving_node_model_version (a version number)",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    finding(
+        "role:training_node",
+        "training_node_tracking_url",
+        "http://tracking-node",
+        "training_node_tracking_url must be an https:// URL (got 'http://tracking-node')",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    case(
+        "role:train",
+        "train_metric_goal",
+        "lowest",
+        "value of train_metric_goal must be one of: minimize, maximize, got: lowest",
+    ),
+    case("role:train", "train_timeout", "1h", f"argument 'train_timeout' {ARGSPEC_INT}"),
+    finding(
+        "role:database",
+        "database_port",
+        70000,
+        "database_port must be a port 1-65535 (got '70000')",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    finding(
+        "role:repository",
+        "repository_port",
+        "five thousand",
+        f"argument 'repository_port' {ARGSPEC_INT}",
+        raises=LeftBehind,
+        reason=SECRETS_BEFORE_REFUSAL,
+    ),
+    # --- Terraform root (offline stand-in provider) -----------------------------------------------------
+    case("terraform", "project_id", "My Project", "project_id: 6-30 characters, lowercase letters"),
+    case("terraform", "region", "Europe-West1", "region: a Google Cloud region such as europe-west1"),
+    case("terraform", "zone", "us-central1-a", "zone: must be a zone of the chosen region"),
+    case("terraform", "subnet_cidr", "10.10.0.0", "subnet_cidr: an IPv4 network in CIDR notation"),
+    case("terraform", "subnet_cidr", "10.10.0.0/33", "subnet_cidr: an IPv4 network in CIDR notation"),
+    case(
+        "terraform",
+        "subnet_cidr",
+        "100.64.0.0/24",
+        "subnet_cidr: must be a private (RFC 1918) range, /29 or larger",
+    ),
+    case(
+        "terraform", "admin_cidrs", '["0.0.0.0/0"]', "admin_cidrs: 0.0.0.0/0 (the whole internet) is refused"
+    ),
+    case(
+        "terraform", "serving_allowed_cidrs", '["0.0.0.0/0"]', "serving_allowed_cidrs: 0.0.0.0/0 is refused"
+    ),
+    case(
+        "terraform",
+        "serving_allowed_cidrs",
+        '["10.0.0.0/8", "vpn"]',
+        "serving_allowed_cidrs: every entry must be",
+    ),
+    case(
+        "terraform",
+        "training_machine_type",
+        "N1-standard-8",
+        "training_machine_type: a Compute Engine machine type",
+    ),
+    case("terraform", "gpu_count", "16", "gpu_count: 0, 1, 2, 4 or 8"),
+    case("terraform", "prefix", "-englab", "prefix: empty, or up to 19 characters of lowercase letters"),
+    case(
+        "terraform",
+        "artifact_noncurrent_retention_days",
+        "-7",
+        "artifact_noncurrent_retention_days: a whole number of days, at least 1",
+    ),
+    case("terraform", "serving_port", "70000", "serving_port: an unprivileged port, 1024-65535"),
+]
+
+
+# --- running one row -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def installed_is_current() -> None:
+    """The roles run from the installed collection: refuse to test a copy older than the checkout."""
+    stale = [
+        str(path.relative_to(REPO))
+        for role in ROLES
+        for path in (REPO / "roles" / role).rglob("*")
+        if path.is_file()
+        and (
+            not (INSTALLED / path.relative_to(REPO)).is_file()
+            or (INSTALLED / path.relative_to(REPO)).read_bytes() != path.read_bytes()
+        )
+    ]
+    if stale:
+        pytest.fail(
+            f"the installed englab.mlops is older than the checkout ({', '.join(stale[:5])}): make collection"
+        )
+
+
+def sandbox_playbook(folder: Path, c: Case) -> tuple[Path, Path]:
+    """A playbook applying one role entry point to a host that can never be reached, and its inventory."""
+    _, role, *tasks_from = c.entry.split(":")
+    include: dict[str, Any] = {"name": f"englab.mlops.{role}"}
+    if tasks_from:
+        include["tasks_from"] = tasks_from[0]
+    tasks: list[dict[str, Any]] = []
+    if c.facts:
+        tasks.append(
+            {
+                "name": "The controller's facts stand in for the node's",
+                "ansible.builtin.setup": {"gather_subset": ["!all", "!min", "distribution"]},
+                "delegate_to": "localhost",
+            }
+        )
+    tasks.append({"name": f"Apply {include['name']}", "ansible.builtin.include_role": include})
+    play = [{"name": "Bad input", "hosts": "sandbox", "gather_facts": False, "tasks": tasks}]
+    inventory = {
+        "all": {
+            "children": {
+                "sandbox": {
+                    "hosts": {
+                        SANDBOX: {
+                            # A container that does not exist: any module task fails as unreachable.
+                            "ansible_connection": "community.docker.docker",
+                            "ansible_host": f"{PREFIX}absent",
+                            "ansible_python_interpreter": "/usr/bin/python3",
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (folder / "play.yml").write_text(json.dumps(play))
+    (folder / "inventory.yml").write_text(json.dumps(inventory))
+    return folder / "play.yml", folder / "inventory.yml"
+
+
+def run_ansible(c: Case, tmp_path: Path, tool_env: dict[str, str], secrets: Path) -> Run:
+    ansible_playbook = str(REPO / ".venv" / "bin" / "ansible-playbook")
+    if c.entry.startswith("role:"):
+        play, inventory = sandbox_playbook(tmp_path, c)
+        extra = {**CONTRACT, "mlops_secrets_dir": str(secrets), **c.extra, **c.variables}
+        argv = [ansible_playbook, "-i", str(inventory), str(play)]
+    else:
+        extra = {"mlops_name_prefix": PREFIX, "mlops_secrets_dir": str(secrets), **c.extra, **c.variables}
+        argv = [ansible_playbook, c.entry]
+        if c.entry == "englab.mlops.provision":
+            # Only the checks: a value preflight lets through must not bring up a platform here.
+            argv += ["--tags", "provision_preflight"]
+        elif c.entry == "englab.mlops.site":
+            # The stub starts a container: check mode and the controller only keep that from happening.
+            argv += ["--check", "--limit", "localhost"]
+    env = {
+        k: v for k, v in tool_env.items() if k not in {"GCP_PROJECT", "GCE_PROJECT", "GOOGLE_CLOUD_PROJECT"}
+    }
+    return run([*argv, "-e", json.dumps(extra)], env)
+
+
+def diagnostics(stdout: str) -> list[str]:
+    """Error diagnostics of ``terraform plan -json`` as "summary: detail"."""
+    errors = []
+    for line in stdout.splitlines():
+        entry = json.loads(line)
+        if entry.get("type") == "diagnostic" and entry["diagnostic"]["severity"] == "error":
+            errors.append(
+                f"{entry['diagnostic'].get('summary', '')}: {entry['diagnostic'].get('detail', '')}"
+            )
+    return errors
+
+
+def terraform_groups(cases: list[Case]) -> list[dict[str, str]]:
+    """Share plans between rows, each variable once a plan; zone is judged against region, keep them apart."""
+    apart = {"zone": {"region"}, "region": {"zone"}}
+    groups: list[dict[str, str]] = []
+    for c in cases:
+        (name, value), *_ = c.variables.items()
+        group = next((g for g in groups if name not in g and not apart.get(name, set()) & set(g)), None)
+        if group is None:
+            group = {}
+            groups.append(group)
+        group[name] = value
+    return groups
+
+
+@dataclass
+class PlanOutcome:
+    rc: int
+    output: str
+    errors: list[str]
+
+
+@pytest.fixture(scope="module")
+def terraform_outcomes(scratch: Any) -> Iterator[dict[tuple[str, str], PlanOutcome]]:
+    """Row (variable, value) -> the plan that carried it; plans never write state (-refresh/-lock off)."""
+    cases = [p.values[0] for p in TABLE if p.values[0].entry == "terraform"]
+    groups = terraform_groups(cases)
+    # init leaves .terraform/terraform.tfstate (the backend record); only new files count.
+    before = set(scratch.path.rglob("*.tfstate*"))
+
+    def plan(values: dict[str, str]) -> PlanOutcome:
+        args = ["plan", "-json", "-input=false", "-refresh=false", "-lock=false"]
+        args += [f"-var={name}={value}" for name, value in {"project_id": TF.PROJECT, **values}.items()]
+        proc = scratch.run(*args, check=False)
+        return PlanOutcome(proc.returncode, proc.stdout + proc.stderr, diagnostics(proc.stdout))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(plan, groups))
+    yield {
+        (name, value): result
+        for group, result in zip(groups, results, strict=True)
+        for name, value in group.items()
+    }
+    state = sorted(str(p.relative_to(scratch.path)) for p in set(scratch.path.rglob("*.tfstate*")) - before)
+    assert state == [], f"a plan wrote Terraform state: {state}"
+
+
+def leftovers(secrets: Path) -> list[str]:
+    """What the run left behind: Docker objects with PREFIX, files in its secrets directory."""
+    left = [
+        f"{kind} {name}" for kind in ("container", "network", "volume") for name in docker_names(kind, PREFIX)
+    ]
+    if secrets.exists():
+        left += [f"file {p.relative_to(secrets)}" for p in sorted(secrets.rglob("*")) if not p.is_dir()]
+    return left
+
+
+@pytest.fixture
+def clean_prefix(docker_available: None) -> Iterator[None]:
+    yield
+    # Nothing should exist; if a regression created something, do not leave it for the next row.
+    remove_docker_resources(PREFIX)
+
+
+@pytest.mark.usefixtures("installed_is_current", "clean_prefix")
+@pytest.mark.parametrize("c", TABLE)
+def test_bad_input_is_refused_clearly(
+    c: Case, request: pytest.FixtureRequest, tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    secrets = tmp_path / "secrets"
+    if c.entry == "terraform":
+        (name, value), *_ = c.variables.items()
+        outcome: PlanOutcome = request.getfixturevalue("terraform_outcomes")[(name, value)]
+        rc, output, messages = outcome.rc, outcome.output, outcome.errors
+        # Only variable validation may fail: a refusal for another reason proves nothing about this row.
+        assert all(e.startswith("Invalid value for variable") for e in messages), messages
+    else:
+        result = run_ansible(c, tmp_path, tool_env, secrets)
+        rc, output, messages = result.rc, result.output, [result.output]
+
+    assert "Traceback" not in output, output[-4000:]
+    assert "Unexpected Exception" not in output, output[-4000:]
+    if rc == 0 or not any(c.fragment in m for m in messages):
+        raise NotRefused(f"rc={rc}, expected {c.fragment!r} in:\n{output[-4000:]}")
+    left = leftovers(secrets)
+    if left:
+        raise LeftBehind(f"refused, but left behind: {left}")
