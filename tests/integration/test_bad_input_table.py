@@ -161,15 +161,11 @@ TABLE = [
         extra={"mlops_gcp_project": "englab-badin-123"},
         label="mlops_name_prefix=Team_A-with-a-gcp-project-set",
     ),
-    finding(
+    case(
         "englab.mlops.provision",
         "mlops_name_prefix",
         "Team_A ",
         "mlops_name_prefix may hold only lower-case letters, digits and dashes, got Team_A",
-        raises=NotRefused,
-        reason="roles/provision/tasks/preflight.yml picks its fail_msg by testing mlops_gcp_project before "
-        "mlops_name_prefix whatever the target, so on the local target without GCP_PROJECT a bad prefix is "
-        "reported as 'mlops_gcp_project is required when mlops_target is gcp'",
         label="mlops_name_prefix=Team_A-on-local",
     ),
     case(
@@ -178,22 +174,17 @@ TABLE = [
         "https",
         f"argument 'mlops_local_tracking_port' {ARGSPEC_INT}",
     ),
-    finding(
+    case(
         "englab.mlops.provision",
         "mlops_local_tracking_port",
         -1,
-        "mlops_local_tracking_port",
-        raises=NotRefused,
-        reason=f"provision preflight accepts a negative port ({NO_PORT_RANGE}); the local driver would go on to "
-        "create the network and volumes and fail at the container",
+        "mlops_local_tracking_port must be a TCP port between 1 and 65535, got -1",
     ),
-    finding(
+    case(
         "englab.mlops.provision",
         "mlops_local_serving_port",
         70000,
-        "mlops_local_serving_port",
-        raises=NotRefused,
-        reason=f"provision preflight accepts port 70000 ({NO_PORT_RANGE})",
+        "mlops_local_serving_port must be a TCP port between 1 and 65535, got 70000",
     ),
     case(
         "englab.mlops.provision",
