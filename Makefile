@@ -84,7 +84,7 @@ molecule: setup ## every Molecule scenario (SCENARIOS="a b" to pick)
 	@echo "molecule: $(words $(SCENARIOS)) scenario(s) passed: $(SCENARIOS)"
 
 e2e: setup ## end-to-end checks against one platform brought up once
-	@if [ -d tests/e2e ]; then pytest tests/e2e; fi
+	@if [ -f tests/e2e/conftest.py ]; then pytest tests/e2e; fi
 
 clean: ## remove build outputs (keeps the venv, the node image and volumes)
 	rm -rf build $(COLLECTIONS)
