@@ -145,6 +145,8 @@ def secrets() -> dict[str, str]:
     found = {name: secret(name) for name in names}
     found["tracking_flask_secret_key"] = secret("tracking_flask_secret_key")
     found["db_password_urlencoded"] = quote(found["db_password"], safe="")
+    # The basic-auth ini escapes % for configparser.
+    found["db_password_ini"] = found["db_password_urlencoded"].replace("%", "%%")
     for name, value in found.items():
         assert len(value) >= 16, f"{name} is too short to be searched for reliably"
     return found

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import DB, TRACKING, docker_exec
+from conftest import DB, TRACKING, docker_exec, secret
 
 testinfra_hosts = [DB]
 
@@ -75,3 +75,14 @@ def test_nightly_dump_timer_and_a_real_dump(host):
         f"runuser -u postgres -- pg_restore --list /var/lib/postgresql/backups/{latest}"
     )
     assert "TABLE public experiments" in listing
+
+
+def test_password_with_url_special_characters_works(host):
+    """The seeded password holds @:/%#? and the server still reached PostgreSQL with it."""
+    password = secret("db_password")
+    assert all(char in password for char in "@:/%#?")
+    # The tracking server logs in from its node with the URL it was given: its sessions show up.
+    sessions = host.check_output(
+        "runuser -u postgres -- psql -tAc \"SELECT count(*) FROM pg_stat_activity WHERE usename='mlflow'\""
+    )
+    assert int(sessions) >= 1

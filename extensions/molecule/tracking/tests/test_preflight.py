@@ -1,0 +1,93 @@
+"""Wrong input stops before anything runs: argument specs for types, preflight asserts for rules.
+
+Each case applies a role to the controller itself with one bad value; the run must fail in
+validation or preflight, naming the variable, before any task changes anything.
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+CONTRACT = {
+    "mlops_target": "local",
+    "mlops_tracking_host": "tracking-node",
+    "mlops_tracking_url": "https://tracking-node",
+    "mlops_db_host": "englab-db",
+    "mlops_db_port": 5432,
+    "mlops_db_name": "mlflow_db",
+    "mlops_db_user": "mlflow",
+    "mlops_db_password_secret": "",
+    "mlops_db_sslmode": "prefer",
+    "mlops_artifact_destination": "/var/lib/mlflow/artifacts",
+}
+
+
+def _run(tmp_path: Path, role: str, overrides: dict) -> subprocess.CompletedProcess:
+    play = [
+        {
+            "name": "Apply one role with bad input",
+            "hosts": "localhost",
+            "connection": "local",
+            "gather_facts": False,
+            "vars": {**CONTRACT, "mlops_secrets_dir": str(tmp_path / "secrets"), **overrides},
+            "tasks": [{"ansible.builtin.include_role": {"name": f"englab.mlops.{role}"}}],
+        }
+    ]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    return subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", str(playbook)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_LOG_PATH": ""},
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "overrides", "message"),
+    [
+        ("tracking_server", {"tracking_server_port": "not-a-port"}, "tracking_server_port"),
+        ("tracking_server", {"tracking_server_users": "training"}, "tracking_server_users"),
+        ("tracking_server", {"mlops_target": "aws"}, "mlops_target"),
+        (
+            "tracking_server",
+            {"tracking_server_auth_default_permission": "ALL"},
+            "tracking_server_auth_default_permission",
+        ),
+        (
+            "tracking_server",
+            {"mlops_target": "gcp", "mlops_artifact_destination": "/srv/artifacts"},
+            "tracking_server_artifact_destination (mlops_artifact_destination) must be gs://<bucket> on gcp",
+        ),
+        (
+            "tracking_server",
+            {
+                "mlops_target": "gcp",
+                "mlops_artifact_destination": "gs://bucket",
+                "mlops_db_password_secret": "",
+            },
+            "tracking_server_db_password_secret (mlops_db_password_secret)",
+        ),
+        (
+            "tracking_server",
+            {"tracking_server_tls_certificate": "/etc/hostname"},
+            "Set all of tracking_server_tls_certificate, tracking_server_tls_private_key",
+        ),
+        ("tracking_server", {"mlops_db_sslmode": "sometimes"}, "mlops_db_sslmode"),
+        ("database", {"database_backup_retention_days": "weekly"}, "database_backup_retention_days"),
+        ("database", {"mlops_target": "gcp"}, "englab.mlops.database runs on mlops_target 'local' only"),
+    ],
+)
+def test_bad_input_stops_before_anything_runs(tmp_path, role, overrides, message):
+    result = _run(tmp_path, role, overrides)
+    # Callbacks wrap long messages: compare with whitespace collapsed.
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-2000:]
+    assert message in output, output[-2000:]
+    # Nothing ran past the checks: no task reported a change.
+    assert "changed=0" in output, output[-2000:]
