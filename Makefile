@@ -56,9 +56,15 @@ image: docker ## build the node image when its recipe changed
 	@scripts/build-node-image.sh
 
 collection: venv ## build the collection tarball and install it from that tarball
-	@mkdir -p build $(COLLECTIONS)
-	@ansible-galaxy collection build --force --output-path build . >/dev/null
-	@ansible-galaxy collection install --force --no-deps -p $(COLLECTIONS) $(TARBALL) >/dev/null
+	@mkdir -p build $(CACHE)
+	@# Build and install beside the current copy, then swap it in, so a running
+	@# playbook never sees a half-installed collection.
+	@tmp=$$(mktemp -d $(CACHE)/collection.XXXXXX) && \
+	  ansible-galaxy collection build --force --output-path $$tmp/build . >/dev/null && \
+	  ANSIBLE_COLLECTIONS_PATH=$$tmp/collections ansible-galaxy collection install --force --no-deps -p $$tmp/collections $$tmp/build/*.tar.gz >/dev/null && \
+	  cp $$tmp/build/*.tar.gz build/ && \
+	  { [ ! -d $(COLLECTIONS) ] || mv $(COLLECTIONS) $$tmp/old; } && \
+	  mv $$tmp/collections $(COLLECTIONS) && rm -rf $$tmp
 	@echo "[collection] englab.mlops $(VERSION) installed from $(TARBALL)"
 
 lint: collection ## yamllint, ansible-lint (production), ruff, terraform fmt, plugin docs
