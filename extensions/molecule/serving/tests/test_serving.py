@@ -277,8 +277,9 @@ def test_failed_health_check_keeps_old_version(serving, versions):
         serving_node_health_timeout="30",
     )
     assert run.returncode != 0
-    assert "failed its checks" in run.stdout
-    assert f"Version {before['version']} keeps serving" in run.stdout
+    output = run.stdout + run.stderr
+    assert "failed its checks" in output
+    assert f"Version {before['version']} keeps serving" in output
     assert served(serving) == before
     assert container_id(serving, before["slot"]) == running
     other_slot = "green" if before["slot"] == "blue" else "blue"
@@ -298,8 +299,9 @@ def test_bad_selection_names_the_variable_and_changes_nothing(serving, extra, va
     running = container_id(serving, before["slot"])
     run = run_playbook("deploy", **extra)
     assert run.returncode != 0
-    assert f"{variable} '" in run.stdout, run.stdout[-3000:]
-    assert "Nothing was changed" in run.stdout
+    output = run.stdout + run.stderr
+    assert f"{variable} '" in output, output[-3000:]
+    assert "Nothing was changed" in output
     assert recap(run)["changed"] == 0
     assert served(serving) == before
     assert container_id(serving, before["slot"]) == running
