@@ -198,14 +198,11 @@ TABLE = [
         "perhaps",
         "argument 'mlops_destroy_data' is of type str and we were unable to convert to bool",
     ),
-    finding(
+    case(
         "englab.mlops.site",
         "mlops_target",
         "aws",
         "mlops_target must be",
-        raises=NotRefused,
-        reason="playbooks/site.yml is still the smoke stub: it never applies englab.mlops.provision, ignores "
-        "mlops_target and mlops_name_prefix and starts a container named englab-smoke-node",
     ),
     # --- roles -----------------------------------------------------------------------------------------
     case(
@@ -227,46 +224,36 @@ TABLE = [
         "snap",
         "value of docker_engine_package_source must be one of: distribution, docker, got: snap",
     ),
-    finding(
+    case(
         "role:tracking_server",
         "tracking_server_port",
         "https",
         f"argument 'tracking_server_port' {ARGSPEC_INT}",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
-    finding(
+    case(
         "role:tracking_server",
         "tracking_server_port",
         -1,
-        "tracking_server_port",
-        raises=NotRefused,
-        reason=f"tracking_server accepts a negative port ({NO_PORT_RANGE})",
+        "tracking_server_port must be a TCP port between 1 and 65535, got -1",
     ),
-    finding(
+    case(
         "role:tracking_server",
         "tracking_server_https_port",
         70000,
-        "tracking_server_https_port",
-        raises=NotRefused,
-        reason=f"tracking_server accepts port 70000 ({NO_PORT_RANGE})",
+        "tracking_server_https_port must be a TCP port between 1 and 65535, got 70000",
     ),
-    finding(
+    case(
         "role:tracking_server",
         "tracking_server_db_sslmode",
         "sometimes",
         "value of tracking_server_db_sslmode must be one of: disable, allow, prefer, require, verify-ca, "
         "verify-full, got: sometimes",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
-    finding(
+    case(
         "role:tracking_server",
         "tracking_server_client_max_body_size",
         "5 gigabytes",
         "tracking_server_client_max_body_size an nginx size such as 512m or 5g (got '5 gigabytes')",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
     finding(
         "role:serving_node",
@@ -293,13 +280,11 @@ TABLE = [
         raises=LeftBehind,
         reason=SECRETS_BEFORE_REFUSAL,
     ),
-    finding(
+    case(
         "role:training_node",
         "training_node_tracking_url",
         "http://tracking-node",
-        "training_node_tracking_url must be an https:// URL (got 'http://tracking-node')",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
+        "training_node_tracking_url must be an https:// URL, got 'http://tracking-node'",
     ),
     case(
         "role:train",
@@ -308,13 +293,11 @@ TABLE = [
         "value of train_metric_goal must be one of: minimize, maximize, got: lowest",
     ),
     case("role:train", "train_timeout", "1h", f"argument 'train_timeout' {ARGSPEC_INT}"),
-    finding(
+    case(
         "role:database",
         "database_port",
         70000,
         "database_port must be a port 1-65535 (got '70000')",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
     finding(
         "role:repository",
