@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 FIXTURES = REPO / "tests" / "fixtures"
 # `make collection` installs here; ANSIBLE_COLLECTIONS_PATH may point at another install.
-COLLECTIONS = Path(os.environ.get("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".cache" / "collections")).split(":")[0])
+COLLECTIONS = Path(
+    os.environ.get("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".cache" / "collections")).split(":")[0]
+)
 INSTALLED = COLLECTIONS / "ansible_collections" / "englab" / "mlops"
 PREFIX = "englab-itest-"
 # What these tests exercise through the installed collection; a stale copy would test old code.
