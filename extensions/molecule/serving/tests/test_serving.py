@@ -213,12 +213,11 @@ def test_model_container_built_pushed_and_hardened(serving, versions):
     info = json.loads(serving.check_output(f"docker inspect englab-model-{slot}"))[0]
     assert info["Config"]["Image"] == f"{REGISTRY}/{MODEL}:{versions['champion']}"
     # the scoring server runs unprivileged (setpriv in the image's command)
-    uids = serving.check_output(f"docker top englab-model-{slot} -eo uid,args")
-    assert all(
-        line.split()[0] == "10001"
-        for line in uids.splitlines()[1:]
-        if "uvicorn" in line or "multiprocessing" in line
-    )
+    top = serving.check_output(f"docker top englab-model-{slot} -eo pid,uid,args").splitlines()[1:]
+    server = [line.split(None, 2) for line in top if "urlopen" not in line]  # skip a health check in flight
+    assert any("uvicorn" in args for _, _, args in server), top
+    assert len(server) >= 2, top  # the uvicorn parent and at least one worker
+    assert {uid for _, uid, _ in server} == {"10001"}, top
     # the image declares its HEALTHCHECK on /ping (Docker cannot exec it on this nested engine)
     assert "/ping" in " ".join(info["Config"]["Healthcheck"]["Test"])
     assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
