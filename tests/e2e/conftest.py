@@ -1,0 +1,116 @@
+"""One platform for every end-to-end check.
+
+The session fixture brings the local target up once with `englab.mlops.site`
+under its own name prefix and ports (so it never touches a user's platform),
+and removes it, data included, when the session ends. ENGLAB_E2E_KEEP=1 keeps
+it for the next run (site.yml converges it again in seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / ".cache" / "e2e"
+PREFIX = "englab-e2e-"
+TRACKING_PORT = 18443
+SERVING_PORT = 18080
+
+
+@dataclass
+class Platform:
+    prefix: str
+    secrets_dir: Path
+    tracking_url: str
+    serving_url: str
+    site_runs: list[subprocess.CompletedProcess] = field(default_factory=list)
+
+    def node(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def extra_vars(self, **more: object) -> dict:
+        base = {
+            "mlops_target": "local",
+            "mlops_name_prefix": self.prefix,
+            "mlops_secrets_dir": str(self.secrets_dir),
+            "mlops_local_tracking_port": TRACKING_PORT,
+            "mlops_local_serving_port": SERVING_PORT,
+        }
+        base.update(more)
+        return base
+
+    def playbook(
+        self, name: str, log: str, check: bool = True, **more: object
+    ) -> subprocess.CompletedProcess:
+        return run_playbook(name, self.extra_vars(**more), log, check=check)
+
+    def exec(self, node: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", "exec", self.node(node), *argv], capture_output=True, text=True, check=check
+        )
+
+    def mlflow_client(self, code: str) -> object:
+        """Run Python with the real MLflow client as the training user; return its JSON output."""
+        out = self.exec(
+            "training-node", "runuser", "-u", "mlops", "--", "/usr/local/bin/mlops-env", "python", "-c", code
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_playbook(
+    name: str, extra_vars: dict, log: str, check: bool = True, verbose: bool = False
+) -> subprocess.CompletedProcess:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["ansible-playbook", name, "-e", json.dumps(extra_vars), *(["-vv", "--diff"] if verbose else [])],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+    (LOGS / f"{log}.log").write_text(proc.stdout + proc.stderr)
+    if check and proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
+        pytest.fail(f"{name} failed (rc={proc.returncode}); log {LOGS / log}.log\n{tail}")
+    return proc
+
+
+def recap(proc: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
+    """Per-host PLAY RECAP counters of an ansible-playbook run."""
+    hosts: dict[str, dict[str, int]] = {}
+    in_recap = False
+    for line in proc.stdout.splitlines():
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        if in_recap and ":" in line and "=" in line:
+            host, counters = line.split(":", 1)
+            hosts[host.strip()] = {k: int(v) for k, v in (c.split("=") for c in counters.split())}
+        elif in_recap and not line.strip():
+            in_recap = False
+    return hosts
+
+
+@pytest.fixture(scope="session")
+def platform() -> Platform:
+    secrets = LOGS / "secrets"
+    secrets.mkdir(parents=True, exist_ok=True)
+    secrets.chmod(0o700)
+    plat = Platform(
+        prefix=PREFIX,
+        secrets_dir=secrets,
+        tracking_url=f"https://127.0.0.1:{TRACKING_PORT}",
+        serving_url=f"http://127.0.0.1:{SERVING_PORT}",
+    )
+    # -vv --diff: the security checks search this output for every generated secret.
+    plat.site_runs.append(plat.playbook("englab.mlops.site", "site-1", verbose=True))
+    yield plat
+    if os.environ.get("ENGLAB_E2E_KEEP") != "1":
+        plat.playbook("englab.mlops.destroy", "destroy", mlops_destroy_data=True)
