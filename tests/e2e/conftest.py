@@ -55,6 +55,16 @@ class Platform:
             ["docker", "exec", self.node(node), *argv], capture_output=True, text=True, check=check
         )
 
+    def exec_input(self, node: str, stdin: str, *argv: str) -> subprocess.CompletedProcess:
+        """Like exec, with `stdin` on the command's standard input (how a secret reaches a command)."""
+        return subprocess.run(
+            ["docker", "exec", "-i", self.node(node), *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
     def mlflow_client(self, code: str) -> object:
         """Run Python with the real MLflow client as the training user; return its JSON output."""
         out = self.exec(

@@ -10,8 +10,6 @@ state, no file in the run's secrets directory.
 Roles run against a sandbox host whose connection points at a container that does not exist, so a
 role that lets a bad value through fails at its first module instead of changing this machine; the
 provision playbook runs with its preflight tag only, so a regression cannot bring up a platform here.
-A row that documents a finding (bad input accepted, or a side effect before the refusal) is
-``xfail(strict=True)`` on the exact kind of failure, so it turns red once the role is fixed.
 """
 
 from __future__ import annotations
@@ -120,21 +118,6 @@ def case(entry: str, name: str, value: Any, fragment: str, **more: Any) -> Any:
     c = Case(entry, {name: value}, fragment, **more)
     return pytest.param(c, id=c.id)
 
-
-def finding(
-    entry: str, name: str, value: Any, fragment: str, *, raises: type, reason: str, **more: Any
-) -> Any:
-    c = Case(entry, {name: value}, fragment, **more)
-    mark = pytest.mark.xfail(strict=True, raises=raises, reason=f"finding: {reason}")
-    return pytest.param(c, id=c.id, marks=mark)
-
-
-SECRETS_BEFORE_REFUSAL = (
-    "validate_argument_spec templates every role default named in meta/argument_specs.yml, so the "
-    "ansible.builtin.password lookups in defaults/main.yml write secrets to mlops_secrets_dir before the "
-    "bad value is refused"
-)
-NO_PORT_RANGE = "the option is typed int but neither the argument spec nor preflight.yml checks 1-65535"
 
 ARGSPEC_INT = "is of type str and we were unable to convert to int"
 
@@ -255,30 +238,24 @@ TABLE = [
         "5 gigabytes",
         "tracking_server_client_max_body_size an nginx size such as 512m or 5g (got '5 gigabytes')",
     ),
-    finding(
+    case(
         "role:serving_node",
         "serving_node_repository_login",
         "token",
         "value of serving_node_repository_login must be one of: htpasswd, gcp_token, got: token",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
-    finding(
+    case(
         "role:serving_node",
         "serving_node_proxy_port",
         70000,
-        "serving_node_proxy_port",
-        raises=NotRefused,
-        reason=f"serving_node accepts port 70000 ({NO_PORT_RANGE})",
+        "serving_node_proxy_port and serving_node_slot_ports must be ports 1-65535",
         extra={"serving_node_ca_certificate": ""},
     ),
-    finding(
+    case(
         "role:serving_node:deploy",
         "serving_node_model_version",
         "latest",
         "either serving_node_model_alias or serving_node_model_version (a version number)",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
     case(
         "role:training_node",
@@ -299,13 +276,11 @@ TABLE = [
         70000,
         "database_port must be a port 1-65535 (got '70000')",
     ),
-    finding(
+    case(
         "role:repository",
         "repository_port",
         "five thousand",
         f"argument 'repository_port' {ARGSPEC_INT}",
-        raises=LeftBehind,
-        reason=SECRETS_BEFORE_REFUSAL,
     ),
     # --- Terraform root (offline stand-in provider) -----------------------------------------------------
     case("terraform", "project_id", "My Project", "project_id: 6-30 characters, lowercase letters"),

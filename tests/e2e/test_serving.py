@@ -1,0 +1,238 @@
+"""Issue 7 on the real platform: the champion site.yml deployed, a rollout and a rollback under load,
+a failed health gate, the image in the repository, undeploy.
+
+The tests run in file order and leave the champion served, as site.yml left it, so the converged
+re-run in test_site.py still reports changed=0. The client runs on the controller against the
+serving port the local target publishes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from conftest import Platform, recap
+
+MODEL = "englab-diabetes"
+STATE_FILE = "/var/lib/englab-serving/state.json"  # roles/serving_node/vars/main.yml
+REGISTRY_CA = "/etc/docker/registry/tls/ca.crt"  # roles/repository/vars/main.yml
+
+NEW_VERSION = """
+import json
+from mlflow import MlflowClient
+c = MlflowClient()
+champion = c.get_model_version_by_alias("englab-diabetes", "champion")
+v = c.create_model_version("englab-diabetes", champion.source, run_id=champion.run_id)
+print(json.dumps({"champion": champion.version, "new": v.version}))
+"""
+
+IN_PROCESS = """
+import json, mlflow
+from sklearn.datasets import load_diabetes
+rows = load_diabetes(return_X_y=True, as_frame=True)[0].iloc[100:130]
+model = mlflow.pyfunc.load_model("models:/englab-diabetes/{version}")
+print(json.dumps({{"payload": {{"dataframe_split": rows.to_dict(orient="split")}},
+                  "predictions": [float(p) for p in model.predict(rows)]}}))
+"""
+
+
+def http(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 loopback http
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def served(platform: Platform) -> dict:
+    status, _, body = http(platform.serving_url + "/englab/version")
+    assert status == 200
+    return json.loads(body)
+
+
+def container_id(platform: Platform, slot: str) -> str:
+    return platform.exec(
+        "serving-node", "docker", "inspect", "-f", "{{.Id}}", f"englab-model-{slot}"
+    ).stdout.strip()
+
+
+def under_load(platform: Platform, action: Callable[[], object]) -> tuple[list[tuple], object]:
+    """Run `action` while four client threads POST the served model's input example without pause.
+
+    Each result is (start time, status, X-Model-Version, error); every request opens a new connection.
+    """
+    status, _, example = http(platform.serving_url + "/englab/input-example")
+    assert status == 200, "the served version publishes no input example"
+    results: list[tuple] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            start = time.monotonic()
+            try:
+                code, headers, body = http(platform.serving_url + "/invocations", example)
+                row = (start, code, headers.get("X-Model-Version"), "" if code == 200 else body[:200])
+                if code == 200:
+                    json.loads(body)["predictions"]
+            except Exception as exc:  # every failure is a result to report
+                row = (start, 0, None, repr(exc))
+            with lock:
+                results.append(row)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    try:
+        outcome = action()
+        time.sleep(3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    return sorted(results), outcome
+
+
+@pytest.fixture(scope="module")
+def versions(platform: Platform) -> dict[str, str]:
+    """The champion site.yml serves, and a new version registered from the same run."""
+    made = platform.mlflow_client(NEW_VERSION)
+    return {"champion": str(made["champion"]), "new": str(made["new"])}
+
+
+def test_site_serves_the_champion_with_in_process_predictions(platform: Platform, versions: dict[str, str]):
+    """POST /invocations returns what the champion returns loaded in-process on the same 30 rows."""
+    assert served(platform)["version"] == versions["champion"]
+    expected = platform.mlflow_client(IN_PROCESS.format(version=versions["champion"]))
+    status, headers, body = http(
+        platform.serving_url + "/invocations", json.dumps(expected["payload"]).encode()
+    )
+    assert status == 200, body[:500]
+    got = json.loads(body)["predictions"]
+    assert len(got) == 30
+    assert got == pytest.approx(expected["predictions"], rel=1e-9, abs=1e-9)
+    assert headers.get("X-Model-Version") == versions["champion"]
+
+
+def test_site_summary_names_the_served_version_and_a_prediction(platform: Platform, versions: dict[str, str]):
+    output = " ".join(platform.site_runs[0].stdout.split())  # the YAML callback folds long lines
+    assert f"served: {MODEL} version {versions['champion']} at {platform.serving_url}/invocations" in output
+    assert re.search(r"prediction for the first rows of its input example: \[[0-9.]+", output)
+    assert f"tracking: {platform.tracking_url} (anonymous: 401, authenticated: 200" in output
+    assert f"password in {platform.secrets_dir}/tracking_admin on the controller (0600)" in output
+
+
+def test_image_is_in_the_repository_and_the_container_runs_from_it(
+    platform: Platform, versions: dict[str, str]
+):
+    registry = platform.node("englab-repository") + ":5000"
+    user = "englab:" + (platform.secrets_dir / "repository_user_englab").read_text().strip()
+    url = f"https://{registry}/v2/{MODEL}/tags/list"
+    curl = ("curl", "-sS", "--cacert", REGISTRY_CA)
+    anonymous = platform.exec("englab-repository", *curl, "-o", "/dev/null", "-w", "%{http_code}", url)
+    assert anonymous.stdout == "401"
+    # the password goes to curl on stdin (a config line), never on a command line
+    listing = platform.exec_input("englab-repository", f'user = "{user}"\n', *curl, "-f", "-K", "-", url)
+    assert versions["champion"] in json.loads(listing.stdout)["tags"]
+    slot = served(platform)["slot"]
+    info = json.loads(platform.exec("serving-node", "docker", "inspect", f"englab-model-{slot}").stdout)[0]
+    assert info["Config"]["Image"] == f"{registry}/{MODEL}:{versions['champion']}"
+    image = json.loads(platform.exec("serving-node", "docker", "image", "inspect", info["Image"]).stdout)[0]
+    assert any(d.startswith(f"{registry}/{MODEL}@sha256:") for d in image["RepoDigests"])
+    assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert info["HostConfig"]["Memory"] > 0 and info["HostConfig"]["NanoCpus"] > 0
+    assert any(e.startswith("WEB_CONCURRENCY=") and int(e.split("=")[1]) >= 1 for e in info["Config"]["Env"])
+    assert info["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == "127.0.0.1"
+    # the scoring server runs unprivileged (uid 10001, dropped by setpriv in the image's command)
+    top = platform.exec("serving-node", "docker", "top", f"englab-model-{slot}", "-eo", "pid,uid,args").stdout
+    server = [line.split(None, 2) for line in top.splitlines()[1:] if "uvicorn" in line]
+    assert server and {uid for _, uid, _ in server} == {"10001"}, top
+
+
+def test_rollout_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
+    before = served(platform)
+    results, _ = under_load(
+        platform,
+        lambda: platform.playbook(
+            "englab.mlops.deploy", "deploy-new", serving_node_model_version=versions["new"]
+        ),
+    )
+    failures = [r for r in results if r[1] != 200]
+    assert len(results) > 50, f"the client sent only {len(results)} requests"
+    assert failures == [], failures[:5]
+    seen = [r[2] for r in results]
+    assert seen[0] == before["version"] and seen[-1] == versions["new"]
+    first_new = seen.index(versions["new"])
+    assert set(seen[first_new + 20 :]) == {versions["new"]}, "requests went back to the old version"
+    after = served(platform)
+    assert after["version"] == versions["new"] and after["slot"] != before["slot"]
+    old = platform.exec("serving-node", "docker", "inspect", f"englab-model-{before['slot']}", check=False)
+    assert old.returncode != 0, "the old version still runs"
+    state = json.loads(platform.exec("serving-node", "cat", STATE_FILE).stdout)
+    assert (state["current"]["version"], state["previous"]["version"]) == (versions["new"], before["version"])
+
+
+def test_second_deploy_of_the_same_version_changes_nothing(platform: Platform, versions: dict[str, str]):
+    running = container_id(platform, served(platform)["slot"])
+    run = platform.playbook("englab.mlops.deploy", "deploy-again", serving_node_model_version=versions["new"])
+    assert recap(run)[platform.node("serving-node")]["changed"] == 0
+    assert container_id(platform, served(platform)["slot"]) == running
+
+
+def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platform, versions: dict[str, str]):
+    before = served(platform)
+    running = container_id(platform, before["slot"])
+    run = platform.playbook(
+        "englab.mlops.deploy",
+        "deploy-unhealthy",
+        check=False,
+        serving_node_model_version=versions["champion"],
+        serving_node_memory="12m",
+        serving_node_health_timeout=30,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"version {versions['champion']} failed its checks and was not switched to" in output, output[
+        -3000:
+    ]
+    assert f"Version {before['version']} keeps serving" in output
+    assert "Traceback" not in output
+    assert served(platform) == before
+    assert container_id(platform, before["slot"]) == running
+    other = "green" if before["slot"] == "blue" else "blue"
+    assert (
+        platform.exec("serving-node", "docker", "inspect", f"englab-model-{other}", check=False).returncode
+        != 0
+    )
+
+
+def test_rollback_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
+    assert served(platform)["version"] == versions["new"]
+    results, _ = under_load(platform, lambda: platform.playbook("englab.mlops.rollback", "rollback"))
+    assert len(results) > 50
+    assert [r for r in results if r[1] != 200] == []
+    assert results[0][2] == versions["new"] and results[-1][2] == versions["champion"]
+    assert served(platform)["version"] == versions["champion"]
+
+
+def test_undeploy_stops_serving_and_deploy_brings_the_champion_back(
+    platform: Platform, versions: dict[str, str]
+):
+    platform.playbook("englab.mlops.undeploy", "undeploy")
+    assert http(platform.serving_url + "/invocations", b"{}")[0] == 503
+    assert served(platform)["version"] is None
+    names = platform.exec("serving-node", "docker", "ps", "-a", "--format", "{{.Names}}").stdout
+    assert "englab-model-" not in names
+    again = platform.playbook("englab.mlops.undeploy", "undeploy-again")
+    assert recap(again)[platform.node("serving-node")]["changed"] == 0
+    # what site.yml does on its next run: serve the champion (from the repository's image)
+    platform.playbook("englab.mlops.deploy", "deploy-champion")
+    assert served(platform)["version"] == versions["champion"]
