@@ -1,0 +1,46 @@
+"""docker_engine: the engine runs with the merged daemon.json, a listed user may use it, a registry CA is trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+
+REGISTRY = "registry.example.internal:5000"
+CA = os.path.join(os.path.dirname(__file__), "..", "files", "registry-ca.crt")
+
+
+def test_engine_from_the_distribution_is_running_and_enabled(host):
+    assert host.package("docker.io").is_installed
+    assert not host.package("docker-ce").is_installed
+    docker = host.service("docker")
+    assert docker.is_running and docker.is_enabled
+
+
+def test_daemon_json_is_the_defaults_merged_with_the_options(host):
+    daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    # defaults kept, nested options merged over them key by key, new keys added
+    assert daemon["live-restore"] is True
+    assert daemon["log-driver"] == "json-file"
+    assert daemon["log-opts"] == {"max-size": "20m", "max-file": "5"}
+    assert daemon["default-address-pools"] == [{"base": "10.213.0.0/16", "size": 24}]
+
+
+def test_the_running_engine_applied_the_options(host):
+    info = json.loads(host.check_output("docker info --format '{{json .}}'"))
+    assert info["LiveRestoreEnabled"] is True
+    assert info["LoggingDriver"] == "json-file"
+    assert info["Driver"] == "overlay2"
+
+
+def test_listed_user_uses_the_engine_without_root(host):
+    assert "docker" in host.user("builder").groups
+    assert host.run("runuser -u builder -- docker version --format '{{.Server.Version}}'").rc == 0
+    # a user who is not listed is refused by the socket's permissions
+    assert host.run("runuser -u nobody -s /bin/sh -- -c 'docker version'").rc != 0
+
+
+def test_registry_ca_is_trusted_per_registry(host):
+    trusted = host.file(f"/etc/docker/certs.d/{REGISTRY}/ca.crt")
+    assert trusted.mode == 0o644
+    with open(CA) as handle:
+        assert trusted.content_string == handle.read()

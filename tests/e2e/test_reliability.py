@@ -1,0 +1,176 @@
+"""Issue 9, reliability: faults the platform must survive on its own, measured on the real platform.
+
+kill -9 of the MLflow server, a restart of the database container, a kill of the serving
+container's process, and a restart of every node container followed by a site.yml run that is
+killed halfway and then run again. Each test says what it waited for and fails past its limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from conftest import LOGS, ROOT, Platform
+
+# A snapshot of what users made: experiments, runs with their metrics and artifacts, model versions.
+SNAPSHOT = """
+import json
+from mlflow import MlflowClient
+c = MlflowClient()
+exps = c.search_experiments()
+runs = c.search_runs([e.experiment_id for e in exps], max_results=1000)
+def files(run_id, path=None):
+    out = []
+    for f in c.list_artifacts(run_id, path):
+        out += files(run_id, f.path) if f.is_dir else [[f.path, f.file_size]]
+    return out
+print(json.dumps({
+    "experiments": sorted(e.name for e in exps),
+    "runs": sorted([r.info.run_id, r.info.status, sorted(r.data.metrics.items())] for r in runs),
+    "artifacts": {r.info.run_id: sorted(files(r.info.run_id)) for r in runs},
+    "versions": sorted([m.name, m.version, m.status, m.source]
+                       for rm in c.search_registered_models() for m in c.search_model_versions(f"name='{rm.name}'")),
+}))
+"""
+
+NEW_RUN = """
+import json, mlflow
+mlflow.set_experiment("englab-e2e-reliability")
+with mlflow.start_run() as run:
+    mlflow.log_metric("before_fault", 1.0)
+print(json.dumps({"run_id": run.info.run_id}))
+"""
+
+
+def tracking(platform: Platform, path: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
+    """One authenticated request to the tracking API through the published TLS port."""
+    context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
+    admin = (platform.secrets_dir / "tracking_admin").read_text().split()[0]
+    request = urllib.request.Request(  # noqa: S310 https only
+        f"{platform.tracking_url}/api/2.0/mlflow/{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Authorization": "Basic " + base64.b64encode(f"admin:{admin}".encode()).decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, {}
+    except (urllib.error.URLError, OSError):
+        return 0, {}
+
+
+def wait_until(check: Callable[[], bool], limit: float, step: float = 0.25) -> float:
+    """Seconds until check() held; fails the test past `limit`."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > limit:
+            pytest.fail(f"not back within {limit} s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def test_tracking_answers_again_within_15_s_after_kill_9(platform: Platform):
+    run_id = platform.mlflow_client(NEW_RUN)["run_id"]
+    unit = ("systemctl", "show", "--property", "MainPID", "--value", "englab-mlflow.service")
+    pid = platform.exec("tracking-node", *unit).stdout.strip()
+    assert pid not in ("", "0")
+    platform.exec("tracking-node", "kill", "-9", pid)
+    search = "experiments/search?max_results=1"
+    # the old process is gone first (nginx answers 502 meanwhile), then the API is back
+    wait_until(lambda: platform.exec("tracking-node", *unit).stdout.strip() != pid, 10, 0.1)
+    elapsed = wait_until(lambda: tracking(platform, search)[0] == 200, 15)
+    print(f"tracking API answered again {elapsed:.1f} s after the old process was gone")
+    status, found = tracking(platform, f"runs/get?run_id={run_id}")
+    assert status == 200
+    assert [m["key"] for m in found["run"]["data"]["metrics"]] == ["before_fault"]
+
+
+def test_tracking_recovers_from_a_database_restart_without_a_manual_step(platform: Platform):
+    run_id = platform.mlflow_client(NEW_RUN)["run_id"]
+    subprocess.run(["docker", "restart", platform.node("englab-db")], check=True, capture_output=True)
+    elapsed = wait_until(lambda: tracking(platform, "runs/create", {"experiment_id": "0"})[0] == 200, 120, 1)
+    print(f"runs could be created again {elapsed:.1f} s after the database container restarted")
+    statuses = [tracking(platform, f"runs/get?run_id={run_id}")[0] for _ in range(20)]
+    assert statuses == [200] * 20, "the tracking server still fails requests after recovering"
+
+
+def test_serving_answers_again_within_15_s_after_its_container_is_killed(platform: Platform):
+    def served() -> dict:
+        with urllib.request.urlopen(platform.serving_url + "/englab/version", timeout=5) as r:  # noqa: S310
+            return json.loads(r.read())
+
+    def predicts() -> bool:
+        request = urllib.request.Request(  # noqa: S310 loopback http
+            platform.serving_url + "/invocations", data=example, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    with urllib.request.urlopen(platform.serving_url + "/englab/input-example", timeout=5) as r:  # noqa: S310
+        example = r.read()
+    container = f"englab-model-{served()['slot']}"
+    inspect = ("docker", "inspect", "-f", "{{.State.Pid}} {{.RestartCount}}", container)
+    pid, restarts = platform.exec("serving-node", *inspect).stdout.split()
+    platform.exec("serving-node", "kill", "-9", pid)
+    wait_until(lambda: not predicts(), 5, 0.05)  # it really went down
+    elapsed = wait_until(predicts, 15)
+    print(f"predictions came back {elapsed:.1f} s after the scoring server was killed")
+    new_pid, new_restarts = platform.exec("serving-node", *inspect).stdout.split()
+    assert new_pid != pid and int(new_restarts) == int(restarts) + 1
+
+
+def test_restarted_nodes_and_an_interrupted_site_run_converge_with_nothing_lost(platform: Platform):
+    before = platform.mlflow_client(SNAPSHOT)
+    assert before["runs"] and before["versions"]
+    nodes = [
+        platform.node(n)
+        for n in ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository")
+    ]
+    subprocess.run(["docker", "restart", *nodes], check=True, capture_output=True)
+
+    # site.yml killed (SIGKILL, the controller lost) while it configures the serving node
+    log = (LOGS / "site-interrupted.log").open("w")
+    proc = subprocess.Popen(
+        ["ansible-playbook", "englab.mlops.site", "-e", json.dumps(platform.extra_vars())],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert proc.stdout is not None
+    reached = False
+    for line in proc.stdout:
+        log.write(line)
+        if line.startswith("PLAY [Serving node]"):
+            reached = True
+        elif reached and line.startswith("TASK ["):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    log.close()
+    assert reached, "site.yml ended before the serving node play"
+
+    platform.playbook("englab.mlops.site", "site-after-interruption")
+    after = platform.mlflow_client(SNAPSHOT)
+    for key in ("experiments", "runs", "artifacts", "versions"):
+        assert after[key] == before[key], f"{key} changed across restarts and an interrupted site run"
+    with urllib.request.urlopen(platform.serving_url + "/englab/version", timeout=5) as r:  # noqa: S310
+        assert json.loads(r.read())["version"] is not None
