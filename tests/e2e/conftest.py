@@ -23,6 +23,16 @@ TRACKING_PORT = 18443
 SERVING_PORT = 18080
 
 
+# JSON results: a message stays on one line as written (the YAML format folds long lines and
+# doubles single quotes), so tests can search for it.
+PLAYBOOK_ENV = {
+    **os.environ,
+    "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_FORCE_COLOR": "0",
+    "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+}
+
+
 @dataclass
 class Platform:
     prefix: str
@@ -83,7 +93,7 @@ def run_playbook(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        env=PLAYBOOK_ENV,
     )
     (LOGS / f"{log}.log").write_text(proc.stdout + proc.stderr)
     if check and proc.returncode != 0:

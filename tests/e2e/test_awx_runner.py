@@ -23,8 +23,15 @@ from conftest import LOGS, ROOT, SERVING_PORT, TRACKING_PORT, Platform
 AWX_VARS = ROOT / "playbooks" / "vars" / "awx.yml"
 
 
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that reads Ansible's !unsafe tag as the plain string it marks."""
+
+
+_Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
 def site_template() -> dict:
-    templates = yaml.safe_load(AWX_VARS.read_text())["awx_job_templates"]
+    templates = yaml.load(AWX_VARS.read_text(), Loader=_Loader)["awx_job_templates"]  # noqa: S506 a SafeLoader
     return next(t for t in templates if t["playbook"] == "playbooks/site.yml")
 
 
@@ -47,15 +54,15 @@ def private_data_dir(platform: Platform, base: Path) -> Path:
         capture_output=True,
     )
     subprocess.run(
-        ["ansible-galaxy", "collection", "install", "--no-deps", "-p", str(pdd / "requirements_collections")]
+        ["ansible-galaxy", "collection", "install", "--no-deps", "--force", "-p", str(pdd / "requirements_collections")]
         + [str(p) for p in built.glob("*.tar.gz")],
         check=True,
         capture_output=True,
     )
     (pdd / "inventory").mkdir()
-    (pdd / "inventory" / "hosts").write_text(
-        json.dumps({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}}})
-    )
+    # AWX's own localhost host: local connection, the interpreter that runs ansible-playbook
+    localhost = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    (pdd / "inventory" / "hosts").write_text(json.dumps({"all": {"hosts": {"localhost": localhost}}}))
     # survey answers as AWX passes them: every question the site template asks, answered
     survey = {q["variable"]: q.get("default", "") for q in site_template()["survey_spec"]["spec"]}
     survey.update({"mlops_target": "local", "mlops_name_prefix": platform.prefix})

@@ -19,11 +19,12 @@ MODEL = "englab-diabetes"
 STATE_FILE = "/var/lib/englab-serving/state.json"  # roles/serving_node/vars/main.yml
 
 NEW_VERSION = """
-import json
+import json, mlflow
 from mlflow import MlflowClient
 c = MlflowClient()
 champion = c.get_model_version_by_alias("englab-diabetes", "champion")
-v = c.create_model_version("englab-diabetes", champion.source, run_id=champion.run_id)
+# MLflow 3: the source is the logged model (models:/m-...), which register_model resolves
+v = mlflow.register_model(champion.source, "englab-diabetes")
 print(json.dumps({"version": v.version}))
 """
 
@@ -72,7 +73,8 @@ def refused_and_unchanged(platform: Platform, log: str, fragment: str, **selecti
     [
         (
             {"serving_node_model_name": "englab-no-such-model"},
-            "serving_node_model_name 'englab-no-such-model' is not a registered model on",
+            # the auth app answers 403 for a model that does not exist, as for one the user may not read
+            "serving_node_model_name 'englab-no-such-model' is not a registered model user 'serving' may read on",
         ),
         (
             {"serving_node_model_name": MODEL, "serving_node_model_alias": "no-such-alias"},

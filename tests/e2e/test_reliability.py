@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
-from conftest import LOGS, ROOT, Platform
+from conftest import LOGS, PLAYBOOK_ENV, ROOT, Platform
 
 # A snapshot of what users made: experiments, runs with their metrics and artifacts, model versions.
 SNAPSHOT = """
@@ -153,7 +153,7 @@ def test_restarted_nodes_and_an_interrupted_site_run_converge_with_nothing_lost(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        env=PLAYBOOK_ENV,
     )
     assert proc.stdout is not None
     reached = False

@@ -24,11 +24,12 @@ STATE_FILE = "/var/lib/englab-serving/state.json"  # roles/serving_node/vars/mai
 REGISTRY_CA = "/etc/docker/registry/tls/ca.crt"  # roles/repository/vars/main.yml
 
 NEW_VERSION = """
-import json
+import json, mlflow
 from mlflow import MlflowClient
 c = MlflowClient()
 champion = c.get_model_version_by_alias("englab-diabetes", "champion")
-v = c.create_model_version("englab-diabetes", champion.source, run_id=champion.run_id)
+# MLflow 3: the source is the logged model (models:/m-...), which register_model resolves
+v = mlflow.register_model(champion.source, "englab-diabetes")
 print(json.dumps({"champion": champion.version, "new": v.version}))
 """
 
@@ -123,7 +124,7 @@ def test_site_serves_the_champion_with_in_process_predictions(platform: Platform
 
 
 def test_site_summary_names_the_served_version_and_a_prediction(platform: Platform, versions: dict[str, str]):
-    output = " ".join(platform.site_runs[0].stdout.split())  # the YAML callback folds long lines
+    output = platform.site_runs[0].stdout
     assert f"served: {MODEL} version {versions['champion']} at {platform.serving_url}/invocations" in output
     assert re.search(r"prediction for the first rows of its input example: \[[0-9.]+", output)
     assert f"tracking: {platform.tracking_url} (anonymous: 401, authenticated: 200" in output

@@ -48,7 +48,8 @@ def test_no_secret_in_site_output_or_logs(platform: Platform):
 def test_second_site_run_is_converged(platform: Platform):
     second = platform.playbook("englab.mlops.site", "site-2")
     counters = recap(second)
-    assert set(counters) >= {platform.node(n) for n in ("training-node", "tracking-node", "englab-db")}
+    nodes = ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository")
+    assert set(counters) >= {platform.node(n) for n in nodes}
     changed = {host: c["changed"] for host, c in counters.items() if c["changed"]}
     assert changed == {}, f"a converged platform reported changes: {changed}"
 
