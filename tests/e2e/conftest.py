@@ -18,9 +18,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".cache" / "e2e"
-PREFIX = "englab-e2e-"
-TRACKING_PORT = 18443
-SERVING_PORT = 18080
+# Overridable to point the checks at another platform (e.g. a developer's, with ENGLAB_E2E_KEEP=1).
+PREFIX = os.environ.get("ENGLAB_E2E_PREFIX", "englab-e2e-")
+TRACKING_PORT = int(os.environ.get("ENGLAB_E2E_TRACKING_PORT", "18443"))
+SERVING_PORT = int(os.environ.get("ENGLAB_E2E_SERVING_PORT", "18080"))
 
 
 # JSON results: a message stays on one line as written (the YAML format folds long lines and
@@ -120,7 +121,7 @@ def recap(proc: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
 
 @pytest.fixture(scope="session")
 def platform() -> Platform:
-    secrets = LOGS / "secrets"
+    secrets = Path(os.environ.get("ENGLAB_E2E_SECRETS", LOGS / "secrets"))
     secrets.mkdir(parents=True, exist_ok=True)
     secrets.chmod(0o700)
     plat = Platform(

@@ -54,7 +54,15 @@ def private_data_dir(platform: Platform, base: Path) -> Path:
         capture_output=True,
     )
     subprocess.run(
-        ["ansible-galaxy", "collection", "install", "--no-deps", "--force", "-p", str(pdd / "requirements_collections")]
+        [
+            "ansible-galaxy",
+            "collection",
+            "install",
+            "--no-deps",
+            "--force",
+            "-p",
+            str(pdd / "requirements_collections"),
+        ]
         + [str(p) for p in built.glob("*.tar.gz")],
         check=True,
         capture_output=True,
