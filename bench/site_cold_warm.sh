@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Cold vs warm `ansible-playbook englab.mlops.site` on the local target.
+#
+#   bench/site_cold_warm.sh            # needs `make setup` done (venv, node image, collection)
+#
+# 1. from nothing: destroys any earlier `bench-` platform with its data, forgets its
+#    secrets and cached facts;
+# 2. cold run of site.yml (prefix bench-, tracking on 127.0.0.1:38443, serving on
+#    127.0.0.1:38080, secrets in .cache/bench/site/secrets);
+# 3. warm run of the same command (should converge with nothing changed);
+# 4. destroys the platform with its data (BENCH_KEEP=1 keeps it).
+# Prints both wall times, warm/cold (goal <= 0.15), the warm run's changed counts from
+# PLAY RECAP and the ten slowest tasks of each run (ansible.posix.profile_tasks).
+# Logs: .cache/bench/site/logs/<UTC time>/{destroy-before,cold,warm,destroy-after}.log
+# Extra -e JSON (for example pip cache directories) may be given in BENCH_EXTRA_VARS.
+#
+# DRAFT: written without being run (a full cold site run takes tens of minutes and
+# a machine to itself); the owner runs it.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+export PATH="$root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
+export ANSIBLE_CONFIG="$root/ansible.cfg"
+export TF_CLI_CONFIG_FILE="$root/.cache/terraformrc"
+export ENGLAB_NODE_IMAGE="${ENGLAB_NODE_IMAGE:-englab/node:bookworm}"
+export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
+# Own fact cache: the cold run must not reuse facts gathered for other platforms,
+# and the warm run uses what the cold one cached, as a user's second run would.
+work="$root/.cache/bench/site"
+export ANSIBLE_CACHE_PLUGIN_CONNECTION="$work/facts"
+
+prefix="${BENCH_PREFIX:-bench-}"
+tracking_port=38443
+serving_port=38080
+secrets="$work/secrets"
+logs="$work/logs/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$logs"
+
+vars="$(python3 -c 'import json, sys; print(json.dumps({
+    "mlops_target": "local", "mlops_name_prefix": sys.argv[1], "mlops_secrets_dir": sys.argv[2],
+    "mlops_local_tracking_port": int(sys.argv[3]), "mlops_local_serving_port": int(sys.argv[4]),
+    **json.loads(sys.argv[5] or "{}")}))' "$prefix" "$secrets" "$tracking_port" "$serving_port" "${BENCH_EXTRA_VARS:-}")"
+
+published="$(docker ps --format '{{.Names}} {{.Ports}}' | grep -v "^$prefix" || true)"
+for port in $tracking_port $serving_port; do
+    if grep -q "127.0.0.1:$port->" <<<"$published"; then
+        echo "port $port is published by another container; refusing" >&2
+        exit 1
+    fi
+done
+
+playbook() { # name log [more ansible-playbook args]
+    local name="$1" log="$2"
+    shift 2
+    ansible-playbook "$name" -e "$vars" "$@" >"$logs/$log.log" 2>&1
+}
+
+destroy() { # log
+    playbook englab.mlops.destroy "$1" -e mlops_destroy_data=true
+}
+
+# Wall time of one site run in seconds; fails the script when the run fails.
+site() { # log
+    local t0 t1 rc=0
+    t0=$(date +%s.%N)
+    playbook englab.mlops.site "$1" || rc=$?
+    t1=$(date +%s.%N)
+    if [ "$rc" -ne 0 ]; then
+        echo "site.yml ($1) failed with rc=$rc; last lines of $logs/$1.log:" >&2
+        tail -40 "$logs/$1.log" >&2
+        return "$rc"
+    fi
+    python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$t0" "$t1"
+}
+
+# The ten slowest tasks from the profile_tasks summary (after the line of '=').
+slowest() { # log
+    awk '/^==========+ *$/ {on = 1; next} on && /--- *[0-9.]+s$/ {print "    " $0; if (++n == 10) exit}' "$logs/$1.log"
+}
+
+# PLAY RECAP: "host : ok=N changed=N ..." lines; prints them and the changed total.
+recap() { # log
+    awk '/^PLAY RECAP/ {on = 1; next} on && NF == 0 {on = 0} on {print "    " $0}' "$logs/$1.log"
+}
+changed_total() { # log
+    awk '/^PLAY RECAP/ {on = 1; next} on && NF == 0 {on = 0}
+         on {for (i = 1; i <= NF; i++) if ($i ~ /^changed=/) {split($i, a, "="); s += a[2]}}
+         END {print s + 0}' "$logs/$1.log"
+}
+
+cleanup() {
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "BENCH_KEEP=1: the $prefix platform is kept (secrets in $secrets)"
+    else
+        echo "== destroying the $prefix platform with its data"
+        destroy destroy-after || echo "destroy failed; see $logs/destroy-after.log" >&2
+    fi
+}
+
+echo "== from nothing: destroying any earlier $prefix platform with its data"
+destroy destroy-before
+rm -rf "$secrets" "$work/facts"
+mkdir -p -m 0700 "$secrets"
+trap cleanup EXIT
+
+echo "== cold site.yml ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+cold=$(site cold)
+echo "   cold: ${cold} s"
+echo "== warm site.yml"
+warm=$(site warm)
+echo "   warm: ${warm} s"
+
+ratio=$(python3 -c 'import sys; print(f"{float(sys.argv[2]) / float(sys.argv[1]):.3f}")' "$cold" "$warm")
+changed=$(changed_total warm)
+met=$(python3 -c 'import sys; print("MET" if float(sys.argv[1]) <= 0.15 else "NOT MET")' "$ratio")
+
+echo
+echo "cold wall time: ${cold} s"
+echo "warm wall time: ${warm} s"
+echo "warm/cold:      ${ratio} (goal <= 0.15: $met)"
+echo "warm run changed: $changed in total; PLAY RECAP:"
+recap warm
+echo "slowest ten tasks, cold run:"
+slowest cold
+echo "slowest ten tasks, warm run:"
+slowest warm
+echo "logs: $logs"
