@@ -77,8 +77,9 @@ site() { # log
 }
 
 # The ten slowest tasks from the profile_tasks summary (after the line of '=').
+# profile_tasks shortens the dashes before the time to one for long task names.
 slowest() { # log
-    awk '/^==========+ *$/ {on = 1; next} on && /--- *[0-9.]+s$/ {print "    " $0; if (++n == 10) exit}' "$logs/$1.log"
+    awk '/^==========+ *$/ {on = 1; next} on && / -+ *[0-9.]+s$/ {print "    " $0; if (++n == 10) exit}' "$logs/$1.log"
 }
 
 # PLAY RECAP: "host : ok=N changed=N ..." lines; prints them and the changed total.
@@ -109,7 +110,7 @@ trap cleanup EXIT
 echo "== cold site.yml ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 cold=$(site cold)
 echo "   cold: ${cold} s"
-echo "== warm site.yml"
+echo "== warm site.yml (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 warm=$(site warm)
 echo "   warm: ${warm} s"
 

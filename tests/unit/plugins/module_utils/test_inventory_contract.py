@@ -166,6 +166,18 @@ def test_docker_connection_targets_the_container_named_like_the_node():
     assert host["ansible_host"] == "training-node"
 
 
+def test_docker_connection_turns_on_pipelining():
+    # community.docker.docker ignores [ssh_connection]; without this every task costs
+    # four more `docker exec` calls and a no-op site run takes minutes instead of one.
+    for host in ic.contract_hosts(gcp_outputs(), connection="docker"):
+        assert host["vars"]["ansible_pipelining"] is True
+
+
+def test_ssh_connections_leave_pipelining_to_ansible_cfg():
+    for host in ic.contract_hosts(gcp_outputs()):
+        assert "ansible_pipelining" not in host["vars"]
+
+
 def test_local_contract():
     hosts = by_name(ic.contract_hosts(local_outputs(), "local", name_prefix="englab-itest-"))
     assert {name: host["groups"][1] for name, host in hosts.items()} == {
