@@ -14,8 +14,11 @@
 # Logs: .cache/bench/site/logs/<UTC time>/{destroy-before,cold,warm,destroy-after}.log
 # Extra -e JSON (for example pip cache directories) may be given in BENCH_EXTRA_VARS.
 #
-# DRAFT: written without being run (a full cold site run takes tens of minutes and
-# a machine to itself); the owner runs it.
+# BENCH_BASELINE=<git ref> (for example f0887d1, main before the warm-run work) also
+# builds that commit's collection into its own collections path and, after the cold
+# run, alternates warm runs of the baseline and of this checkout on the same platform
+# (baseline, current, baseline, current): "before" and "after" measured side by side,
+# each with its own ansible.cfg. BENCH_WARM_REPS (default 2) sets how many of each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -101,6 +104,26 @@ cleanup() {
     fi
 }
 
+baseline_collections=""
+if [ -n "${BENCH_BASELINE:-}" ]; then
+    echo "== building the baseline collection from $BENCH_BASELINE"
+    base_src="$work/baseline-src"
+    baseline_collections="$work/baseline-collections"
+    rm -rf "$base_src" "$baseline_collections"
+    mkdir -p "$base_src" "$baseline_collections"
+    git archive "$BENCH_BASELINE" | tar -x -C "$base_src"
+    ansible-galaxy collection build --force --output-path "$base_src/build" "$base_src" >/dev/null
+    ansible-galaxy collection install --force --no-deps -p "$baseline_collections" \
+        "$base_src"/build/englab-mlops-*.tar.gz >/dev/null
+fi
+
+# A warm run of the baseline collection, with the baseline's ansible.cfg.
+site_baseline() { # log
+    ANSIBLE_CONFIG="$base_src/ansible.cfg" \
+        ANSIBLE_COLLECTIONS_PATH="$baseline_collections:$ANSIBLE_COLLECTIONS_PATH" \
+        ANSIBLE_CACHE_PLUGIN_CONNECTION="$work/facts" site "$1"
+}
+
 echo "== from nothing: destroying any earlier $prefix platform with its data"
 destroy destroy-before
 rm -rf "$secrets" "$work/facts"
@@ -110,9 +133,27 @@ trap cleanup EXIT
 echo "== cold site.yml ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 cold=$(site cold)
 echo "   cold: ${cold} s"
-echo "== warm site.yml (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-warm=$(site warm)
-echo "   warm: ${warm} s"
+if [ -n "$baseline_collections" ]; then
+    warm_times=() base_times=()
+    for rep in $(seq 1 "${BENCH_WARM_REPS:-2}"); do
+        echo "== warm site.yml, baseline $BENCH_BASELINE, rep $rep (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+        t=$(site_baseline "warm-baseline-$rep")
+        echo "   warm (baseline): ${t} s, changed=$(changed_total "warm-baseline-$rep")"
+        base_times+=("$t")
+        echo "== warm site.yml, this checkout, rep $rep (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+        t=$(site "warm-$rep")
+        echo "   warm: ${t} s, changed=$(changed_total "warm-$rep")"
+        warm_times+=("$t")
+    done
+    cp "$logs/warm-1.log" "$logs/warm.log"
+    warm=$(python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.1f}")' "${warm_times[@]}")
+    base=$(python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.1f}")' "${base_times[@]}")
+    echo "   warm runs: ${warm_times[*]} s (median $warm); baseline: ${base_times[*]} s (median $base)"
+else
+    echo "== warm site.yml (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    warm=$(site warm)
+    echo "   warm: ${warm} s"
+fi
 
 ratio=$(python3 -c 'import sys; print(f"{float(sys.argv[2]) / float(sys.argv[1]):.3f}")' "$cold" "$warm")
 changed=$(changed_total warm)
@@ -128,4 +169,10 @@ echo "slowest ten tasks, cold run:"
 slowest cold
 echo "slowest ten tasks, warm run:"
 slowest warm
+if [ -n "$baseline_collections" ]; then
+    echo "warm/cold of the baseline $BENCH_BASELINE: $(python3 -c 'import sys; print(f"{float(sys.argv[2]) / float(sys.argv[1]):.3f}")' "$cold" "$base")"
+    echo "baseline warm run changed: $(changed_total warm-baseline-1) in total"
+    echo "slowest ten tasks, warm run of the baseline $BENCH_BASELINE:"
+    slowest warm-baseline-1
+fi
 echo "logs: $logs"

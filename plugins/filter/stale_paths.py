@@ -30,6 +30,8 @@ options:
         string such as C("0644")), C(owner) and C(group) (default C(root)), and C(sha1), the
         SHA-1 of the file's content. An entry without C(sha1) is a directory.
       - An entry with C(absent=true) only needs C(path); it is stale when the path exists.
+      - An entry with C(src) is a symbolic link to C(src) (give C(follow=false) to the C(find));
+        it is stale unless the path is a link to exactly that target.
     type: list
     elements: dict
     required: true
@@ -79,6 +81,10 @@ def stale_paths(found, managed):
             continue
         if node is None:
             stale.append(want["path"])
+            continue
+        if "src" in want:
+            if not node.get("islnk") or node.get("lnk_source") != want["src"]:
+                stale.append(want["path"])
             continue
         is_dir = bool(node.get("isdir"))
         actual = [

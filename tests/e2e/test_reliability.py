@@ -82,27 +82,38 @@ def wait_until(check: Callable[[], bool], limit: float, step: float = 0.25) -> f
     return time.monotonic() - start
 
 
-# Issue 9 asks for 15 s. The restart is 2 s RestartSec, then the server and each of its workers
-# import MLflow; on this 2-core machine under load 30-70 s were measured, so 15 s is not something a
-# single server instance can promise, and this test does not claim it (the issue stays open on it).
-# It proves the server comes back by itself with no run lost, and prints the time it took.
+# Issue 9: after kill -9 of the MLflow server process the API answers again within 15 s.
+# The tracking node runs tracking_server_instances (default 2) server instances behind nginx;
+# nginx sends requests to the instance still up while systemd restarts the killed one. The
+# restart itself (RestartSec, then the server and its workers import MLflow) took 30-70 s on
+# this 2-core machine under load: that is what RESTART_LIMIT bounds.
+API_LIMIT = 15
 RESTART_LIMIT = 120
 
 
-def test_tracking_comes_back_by_itself_after_kill_9_with_no_run_lost(platform: Platform):
+def test_tracking_answers_within_15_s_after_kill_9_of_a_server_with_no_run_lost(platform: Platform):
     run_id = platform.mlflow_client(NEW_RUN)["run_id"]
-    unit = ("systemctl", "show", "--property", "MainPID", "--value", "englab-mlflow.service")
+    unit = ("systemctl", "show", "--property", "MainPID", "--value", "englab-mlflow@5000.service")
     pid = platform.exec("tracking-node", *unit).stdout.strip()
     assert pid not in ("", "0")
+    health = ("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:5000/health")
     start = time.monotonic()
     platform.exec("tracking-node", "kill", "-9", pid)
-    search = "experiments/search?max_results=1"
-    # systemd notices and replaces the process (nginx answers 502 meanwhile), then the API is back
-    wait_until(
-        lambda: platform.exec("tracking-node", *unit).stdout.strip() not in (pid, "0"), RESTART_LIMIT, 0.2
+    # reads and writes through the published TLS port
+    elapsed = wait_until(
+        lambda: tracking(platform, "experiments/search?max_results=1")[0] == 200
+        and tracking(platform, "runs/create", {"experiment_id": "0"})[0] == 200,
+        API_LIMIT,
     )
-    wait_until(lambda: tracking(platform, search)[0] == 200, RESTART_LIMIT)
-    print(f"tracking API answered again {time.monotonic() - start:.1f} s after kill -9 of the server")
+    print(f"tracking API answered reads and writes {elapsed:.1f} s after kill -9 of a server instance")
+    # the killed instance itself comes back by itself
+    wait_until(
+        lambda: platform.exec("tracking-node", *unit).stdout.strip() not in (pid, "0")
+        and platform.exec("tracking-node", *health, check=False).stdout == "200",
+        RESTART_LIMIT,
+        1,
+    )
+    print(f"the killed instance answered again {time.monotonic() - start:.1f} s after kill -9")
     status, found = tracking(platform, f"runs/get?run_id={run_id}")
     assert status == 200
     assert [m["key"] for m in found["run"]["data"]["metrics"]] == ["before_fault"]

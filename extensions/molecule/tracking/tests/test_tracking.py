@@ -7,16 +7,27 @@ from conftest import TRACKING
 testinfra_hosts = [TRACKING]
 
 
+# tracking_server_instances defaults to 2: one unit instance per loopback port.
+INSTANCES = ("englab-mlflow@5000", "englab-mlflow@5001")
+
+
 def test_services_running_and_enabled(host):
-    for name in ("englab-mlflow", "nginx"):
+    for name in (*INSTANCES, "nginx"):
         service = host.service(name)
         assert service.is_running, name
         assert service.is_enabled, name
 
 
+def test_nginx_balances_over_both_instances(host):
+    conf = host.file("/etc/nginx/conf.d/englab-mlflow.conf").content_string
+    assert re.findall(r"^\s*server 127\.0\.0\.1:(\d+)", conf, re.M) == ["5000", "5001"]
+    assert "proxy_next_upstream error timeout;" in conf
+
+
 def test_mlflow_listens_on_loopback_only(host):
-    assert host.socket("tcp://127.0.0.1:5000").is_listening
-    assert not host.socket("tcp://0.0.0.0:5000").is_listening
+    for port in (5000, 5001):
+        assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
     assert host.socket("tcp://0.0.0.0:443").is_listening
     assert host.socket("tcp://0.0.0.0:80").is_listening
 
@@ -25,7 +36,7 @@ def test_unit_is_hardened(host):
     props = dict(
         line.split("=", 1)
         for line in host.check_output(
-            "systemctl show englab-mlflow -p User -p Restart -p NoNewPrivileges -p ProtectSystem "
+            "systemctl show englab-mlflow@5000 -p User -p Restart -p NoNewPrivileges -p ProtectSystem "
             "-p PrivateTmp -p KillMode -p ReadWritePaths -p ExecStart"
         ).splitlines()
     )
@@ -36,19 +47,25 @@ def test_unit_is_hardened(host):
     assert props["PrivateTmp"] == "yes"
     assert props["KillMode"] == "control-group"
     assert props["ReadWritePaths"].split() == ["/var/lib/mlflow"]
-    for flag in ("--host 127.0.0.1", "--serve-artifacts", "--app-name basic-auth", "--allowed-hosts"):
+    for flag in (
+        "--host 127.0.0.1",
+        "--port 5000",
+        "--serve-artifacts",
+        "--app-name basic-auth",
+        "--allowed-hosts",
+    ):
         assert flag in props["ExecStart"], flag
     # The database URL (and its password) is not on any command line.
     assert "postgresql" not in props["ExecStart"]
     assert "postgresql" not in host.check_output("ps -eo args")
     assert (
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false"
-        in host.file("/etc/systemd/system/englab-mlflow.service").content_string
+        in host.file("/etc/systemd/system/englab-mlflow@.service").content_string
     )
 
 
 def test_server_runs_as_service_user_with_telemetry_off(host):
-    pid = host.check_output("systemctl show -p MainPID --value englab-mlflow")
+    pid = host.check_output("systemctl show -p MainPID --value englab-mlflow@5001")
     environ = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
     assert "MLFLOW_DISABLE_TELEMETRY=true" in environ
     assert re.search(

@@ -33,6 +33,7 @@ MANAGED = [
     {"path": "/etc/englab/site.conf", "mode": "0644", "sha1": SHA},
     {"path": "/etc/englab/secret.env", "mode": "0600", "owner": "mlflow", "group": "mlflow", "sha1": SHA},
     {"path": "/etc/nginx/sites-enabled/default", "absent": True},
+    {"path": "/etc/nginx/sites-enabled/englab", "src": "/etc/nginx/sites-available/englab"},
 ]
 
 CONVERGED = [
@@ -40,6 +41,11 @@ CONVERGED = [
     node_file("/etc/englab/site.conf"),
     node_file("/etc/englab/secret.env", mode="0600", owner="mlflow", group="mlflow"),
     node_file("/etc/englab/unmanaged.txt"),
+    {
+        "path": "/etc/nginx/sites-enabled/englab",
+        "islnk": True,
+        "lnk_source": "/etc/nginx/sites-available/englab",
+    },
 ]
 
 
@@ -65,6 +71,12 @@ def test_a_converged_node_has_nothing_stale():
             lambda n: n.append(node_file("/etc/nginx/sites-enabled/default")),
             ["/etc/nginx/sites-enabled/default"],
         ),
+        (lambda n: n[4].update(lnk_source="/etc/nginx/sites-available/other"), ["/etc/nginx/sites-enabled/englab"]),
+        (
+            lambda n: n.__setitem__(4, node_file("/etc/nginx/sites-enabled/englab")),
+            ["/etc/nginx/sites-enabled/englab"],
+        ),
+        (lambda n: n.pop(4), ["/etc/nginx/sites-enabled/englab"]),
     ],
     ids=[
         "missing",
@@ -76,6 +88,9 @@ def test_a_converged_node_has_nothing_stale():
         "file-for-dir",
         "dir-for-file",
         "must-be-absent",
+        "link-target",
+        "file-for-link",
+        "link-missing",
     ],
 )
 def test_each_kind_of_drift_is_found(drift, expected):
