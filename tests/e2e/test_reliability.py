@@ -101,15 +101,19 @@ def test_tracking_answers_within_15_s_after_kill_9_of_a_server_with_no_run_lost(
     platform.exec("tracking-node", "kill", "-9", pid)
     # reads and writes through the published TLS port
     elapsed = wait_until(
-        lambda: tracking(platform, "experiments/search?max_results=1")[0] == 200
-        and tracking(platform, "runs/create", {"experiment_id": "0"})[0] == 200,
+        lambda: (
+            tracking(platform, "experiments/search?max_results=1")[0] == 200
+            and tracking(platform, "runs/create", {"experiment_id": "0"})[0] == 200
+        ),
         API_LIMIT,
     )
     print(f"tracking API answered reads and writes {elapsed:.1f} s after kill -9 of a server instance")
     # the killed instance itself comes back by itself
     wait_until(
-        lambda: platform.exec("tracking-node", *unit).stdout.strip() not in (pid, "0")
-        and platform.exec("tracking-node", *health, check=False).stdout == "200",
+        lambda: (
+            platform.exec("tracking-node", *unit).stdout.strip() not in (pid, "0")
+            and platform.exec("tracking-node", *health, check=False).stdout == "200"
+        ),
         RESTART_LIMIT,
         1,
     )

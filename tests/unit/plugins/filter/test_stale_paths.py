@@ -71,7 +71,10 @@ def test_a_converged_node_has_nothing_stale():
             lambda n: n.append(node_file("/etc/nginx/sites-enabled/default")),
             ["/etc/nginx/sites-enabled/default"],
         ),
-        (lambda n: n[4].update(lnk_source="/etc/nginx/sites-available/other"), ["/etc/nginx/sites-enabled/englab"]),
+        (
+            lambda n: n[4].update(lnk_source="/etc/nginx/sites-available/other"),
+            ["/etc/nginx/sites-enabled/englab"],
+        ),
         (
             lambda n: n.__setitem__(4, node_file("/etc/nginx/sites-enabled/englab")),
             ["/etc/nginx/sites-enabled/englab"],
