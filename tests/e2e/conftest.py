@@ -11,10 +11,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+# tests/support: helpers shared with the other suites that run ansible-playbook.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.recap import parse_recap
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".cache" / "e2e"
@@ -105,18 +110,7 @@ def run_playbook(
 
 def recap(proc: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
     """Per-host PLAY RECAP counters of an ansible-playbook run."""
-    hosts: dict[str, dict[str, int]] = {}
-    in_recap = False
-    for line in proc.stdout.splitlines():
-        if line.startswith("PLAY RECAP"):
-            in_recap = True
-            continue
-        if in_recap and ":" in line and "=" in line:
-            host, counters = line.split(":", 1)
-            hosts[host.strip()] = {k: int(v) for k, v in (c.split("=") for c in counters.split())}
-        elif in_recap and not line.strip():
-            in_recap = False
-    return hosts
+    return parse_recap(proc.stdout)
 
 
 @pytest.fixture(scope="session")

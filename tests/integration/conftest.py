@@ -6,11 +6,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# tests/support: helpers shared with the other suites that run ansible-playbook.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.recap import parse_recap
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -111,21 +116,8 @@ def playbook(tool_env: dict[str, str]):
 
 
 def recap(result: Run) -> dict[str, dict[str, int]]:
-    """PLAY RECAP counters per host, parsed from the default callback's output."""
-    counters: dict[str, dict[str, int]] = {}
-    in_recap = False
-    for line in result.stdout.splitlines():
-        if line.startswith("PLAY RECAP"):
-            in_recap = True
-            continue
-        if in_recap and not line.strip():
-            break
-        if in_recap and ":" in line:
-            host, _, rest = line.partition(":")
-            counters[host.strip()] = {
-                key: int(value) for key, value in (item.split("=") for item in rest.split() if "=" in item)
-            }
-    return counters
+    """Per-host PLAY RECAP counters of an ansible-playbook run."""
+    return parse_recap(result.stdout)
 
 
 def docker(*args: str) -> subprocess.CompletedProcess:
