@@ -221,6 +221,18 @@ TABLE = [
     ),
     case(
         "role:tracking_server",
+        "tracking_server_instances",
+        0,
+        "tracking_server_instances between 1 and 8 (got '0')",
+    ),
+    case(
+        "role:tracking_server",
+        "tracking_server_port",
+        65535,
+        "tracking_server_port + tracking_server_instances - 1 must be a TCP port between 1 and 65535, got 65536",
+    ),
+    case(
+        "role:tracking_server",
         "tracking_server_https_port",
         70000,
         "tracking_server_https_port must be a TCP port between 1 and 65535, got 70000",
