@@ -15,10 +15,10 @@ PIP_VERSION=25.2
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 stamp="$venv/.bench-stamp"
-want="pip=$PIP_VERSION mlflow=$MLFLOW_VERSION aiohttp=$AIOHTTP_VERSION"
+want="pip=$PIP_VERSION mlflow[auth]=$MLFLOW_VERSION aiohttp=$AIOHTTP_VERSION"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$venv/bin/pip" install -q --upgrade "pip==$PIP_VERSION" 2>&1 | { grep -v "^WARNING: Location" || true; }
-    "$venv/bin/pip" install -q "mlflow==$MLFLOW_VERSION" "aiohttp==$AIOHTTP_VERSION" 2>&1 | { grep -v "^WARNING: Location" || true; }
+    "$venv/bin/pip" install -q "mlflow[auth]==$MLFLOW_VERSION" "aiohttp==$AIOHTTP_VERSION" 2>&1 | { grep -v "^WARNING: Location" || true; }
     echo "$want" >"$stamp"
 fi
 if [ $# -ge 1 ] && [ -n "$1" ]; then

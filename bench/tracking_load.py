@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
+import secrets
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from loadgen import (
     run_plan,
     secrets_default,
     server_side_meter,
+    venv_env,
     write_json,
 )
 
@@ -107,6 +111,18 @@ async def bench(args, targets: list[Target]) -> list[LevelResult]:
             await delete_experiment(t.session_factory, t.base, experiments[t.name])
 
 
+def create_user(base: str, admin: tuple[str, str], user: tuple[str, str]) -> None:
+    """Create a non-admin user on a stock server with the basic-auth app."""
+    token = base64.b64encode(":".join(admin).encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 loopback http, the stock server
+        f"{base}{API}/users/create",
+        data=json.dumps({"username": user[0], "password": user[1]}).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        response.read()
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", default="https://127.0.0.1:28443", help="our tracking server (TLS endpoint)")
@@ -133,6 +149,13 @@ def parse_args() -> argparse.Namespace:
         "--warmup", type=float, default=3.0, help="unrecorded warm-up per target, at the highest level"
     )
     p.add_argument("--metrics", type=int, default=10, help="metrics per log-batch")
+    p.add_argument(
+        "--stock-auth",
+        action="store_true",
+        help="start stock with MLflow's basic-auth app as its documentation shows (--app-name basic-auth, "
+        "admin password and secret key in the environment, every other auth setting at its default) "
+        "and load it as a non-admin user, as ours is loaded",
+    )
     p.add_argument("--no-stock", action="store_true", help="measure our server only")
     p.add_argument("--no-ours", action="store_true", help="measure the stock server only")
     p.add_argument("--json", help="write the results to this file")
@@ -181,13 +204,29 @@ def main() -> int:
                 "--port",
                 str(port),
             ]
+            env = None
+            if args.stock_auth:
+                argv += ["--app-name", "basic-auth"]
+                admin_password = secrets.token_urlsafe(24)
+                env = {
+                    **venv_env(),
+                    "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+                    "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(32),
+                }
             stock = StockServer(
-                "stock-mlflow-server", argv, Path(workdir.name), f"http://127.0.0.1:{port}/health"
+                "stock-mlflow-server", argv, Path(workdir.name), f"http://127.0.0.1:{port}/health", env=env
             )
             stock.start()
-            targets.append(
-                Target("stock", f"http://127.0.0.1:{port}", make_session_factory(), stock.cpu_meter())
-            )
+            base = f"http://127.0.0.1:{port}"
+            factory = make_session_factory()
+            if args.stock_auth:
+                user = ("bench", secrets.token_urlsafe(24))
+                create_user(base, ("admin", admin_password), user)
+                factory = make_session_factory(basic_auth=user)
+                print(
+                    "stock: MLflow's basic-auth app with its defaults, loaded as the non-admin user 'bench'"
+                )
+            targets.append(Target("stock", base, factory, stock.cpu_meter()))
         print(
             f"tracking load: levels {args.clients} x {args.seconds:g} s, "
             f"create + log-batch({args.metrics}) + update per iteration; "
