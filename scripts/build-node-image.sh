@@ -25,6 +25,7 @@ mirror=${ENGLAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages=(
   systemd systemd-sysv dbus python3 python3-apt python3-venv sudo
   ca-certificates iproute2 procps curl gnupg less
+  openssh-server socat acl
 )
 
 log() { printf '[node-image] %s\n' "$*" >&2; }
@@ -77,6 +78,22 @@ else
   chroot "$root" systemctl mask getty.target console-getty.service systemd-udevd.service \
     systemd-udev-trigger.service systemd-remount-fs.service sys-kernel-config.mount \
     sys-kernel-debug.mount sys-kernel-tracing.mount systemd-firstboot.service >/dev/null 2>&1
+  # SSH, the way a cloud VM is reached: sshd on the node's loopback only (the twin of a
+  # firewall that lets in nothing but the IAP tunnel; the controller comes in through
+  # `docker exec -i NODE socat - TCP:127.0.0.1:22`), keys only, no root login. Host keys
+  # are made at each node's first boot, never baked into the image (one per node, like a VM).
+  rm -f "$root"/etc/ssh/ssh_host_*
+  printf '%s\n' \
+    'ListenAddress 127.0.0.1' 'PermitRootLogin no' 'PasswordAuthentication no' \
+    'KbdInteractiveAuthentication no' 'X11Forwarding no' \
+    >"$root/etc/ssh/sshd_config.d/10-englab-node.conf"
+  printf '%s\n' \
+    '[Unit]' 'Description=Generate the SSH host keys of this node' \
+    'Before=ssh.service' 'ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key' \
+    '[Service]' 'Type=oneshot' 'ExecStart=/usr/bin/ssh-keygen -A' \
+    '[Install]' 'WantedBy=ssh.service' \
+    >"$root/etc/systemd/system/englab-ssh-hostkeys.service"
+  chroot "$root" systemctl enable englab-ssh-hostkeys.service ssh.service >/dev/null 2>&1
   : >"$root/etc/machine-id"
   rm -f "$root/var/lib/dbus/machine-id"
   printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \

@@ -2,7 +2,8 @@
 # Install the Debian/Ubuntu packages the toolchain needs, only those missing.
 # Safe to re-run; needs root (or sudo) the first time.
 set -euo pipefail
-pkgs=(docker.io debootstrap python3-venv python3-pip git make curl ca-certificates iproute2 rsync graphviz)
+# openssh-client: the controller reaches every node over SSH, on both targets.
+pkgs=(docker.io debootstrap python3-venv python3-pip git make curl ca-certificates iproute2 rsync graphviz openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -91,7 +91,7 @@ resource "google_compute_firewall" "ssh" {
   description = "SSH through Identity-Aware Proxy TCP forwarding, plus optional admin networks."
   direction   = "INGRESS"
 
-  source_ranges = distinct(concat([local.iap_ssh_range], var.admin_cidrs))
+  source_ranges = distinct(concat([local.iap_range], var.admin_cidrs))
   target_tags   = [local.node_tag]
 
   allow {
@@ -111,6 +111,28 @@ resource "google_compute_firewall" "tracking_https" {
   direction   = "INGRESS"
 
   source_ranges = distinct(concat([var.subnet_cidr], var.admin_cidrs))
+  target_tags   = ["${var.prefix}tracking-node"]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(local.tracking_https)]
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
+# The tracking UI from a workstation: `gcloud compute start-iap-tunnel tracking-node 443
+# --local-host-port=localhost:8443`. IAP's forwarders connect from Google's range; IAP itself
+# decides who may open the tunnel (roles/iap.tunnelResourceAccessor).
+resource "google_compute_firewall" "tracking_https_iap" {
+  name        = "${var.prefix}englab-allow-tracking-https-iap"
+  network     = google_compute_network.vpc.id
+  description = "The MLflow tracking server (HTTPS) through Identity-Aware Proxy TCP forwarding, tracking node only."
+  direction   = "INGRESS"
+
+  source_ranges = [local.iap_range]
   target_tags   = ["${var.prefix}tracking-node"]
 
   allow {

@@ -47,13 +47,14 @@ output "name_prefix" {
 }
 
 output "nodes" {
-  description = "Inventory hosts, keyed by instance name: group (training, tracking, serving), internal_ip, zone and external_ip (null when none)."
+  description = "Inventory hosts, keyed by instance name: group (training, tracking, serving), internal_ip, zone, external_ip (null when none) and instance_id (Compute Engine's numeric id, a digit string; SSH keeps the host key under <name>-<instance_id>, so a replaced VM is a new host)."
   value = {
     for key, node in local.nodes : google_compute_instance.node[key].name => {
       group       = node.group
       internal_ip = google_compute_instance.node[key].network_interface[0].network_ip
       zone        = google_compute_instance.node[key].zone
       external_ip = try(google_compute_instance.node[key].network_interface[0].access_config[0].nat_ip, null)
+      instance_id = google_compute_instance.node[key].instance_id
     }
   }
 }
@@ -84,7 +85,7 @@ output "service_account_email" {
 }
 
 output "ssh_user" {
-  description = "OS Login user for SSH through IAP (os_login_user). Empty: OS Login derives it from the identity running Ansible (user_example_com, or sa_<numeric id> for a service account)."
+  description = "OS Login user Ansible connects as (variable os_login_user). The provision role always sets it: mlops_ssh_user, or, when that is empty, the user it derives on the controller from the credentials in use (sa_<client_id> of a service-account key, else gcloud's OS Login profile). Empty only when the root is applied without it; the inventory contract then needs mlops_ssh_user."
   value       = var.os_login_user
 }
 

@@ -216,7 +216,7 @@ variable "node_image" {
 }
 
 variable "os_login_user" {
-  description = "OS Login POSIX user Ansible connects as (user_example_com for a user, sa_<numeric id> for a service account). Empty: the controller decides."
+  description = "OS Login POSIX user Ansible connects as (user_example_com for a user, sa_<client_id> for a service account), passed through to output ssh_user. The provision role sets it from mlops_ssh_user or, when that is empty, from the user it derives on the controller from the credentials in use. Default empty: this root needs no login user itself."
   type        = string
   default     = ""
 

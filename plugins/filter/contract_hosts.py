@@ -44,17 +44,35 @@ options:
     default: ""
   connection:
     description:
-      - How Ansible reaches the nodes. C(iap) (default on gcp) is SSH through an IAP tunnel,
-        C(external) is SSH to the node's external IP, C(docker) uses the
-        C(community.docker.docker) connection with the node name as container name (the
-        local target, and tests of the gcp code path).
+      - How Ansible reaches the nodes. Every SSH path logs in as O(ssh_user) with
+        C(ansible_become=true), the key O(ssh_private_key_file), and host keys accepted on
+        first sight into O(known_hosts_file) under an alias holding the node's instance id.
+      - C(iap) (default on gcp) is SSH through an IAP tunnel, C(external) SSH to the node's
+        external IP, C(ssh) (default on local) SSH to the container's loopback through
+        C(docker exec -i NODE socat - TCP:127.0.0.1:22). C(docker) uses the
+        C(community.docker.docker) connection as root (Molecule, and tests of the gcp code
+        path).
     type: str
-    choices: [iap, external, docker]
+    choices: [iap, external, ssh, docker]
   gcloud_credentials_file:
     description:
       - Service account key the IAP tunnel's C(gcloud) should use
         (C(CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE)), for example the key an AWX Google
         credential injects. Empty uses gcloud's own login.
+    type: str
+    default: ""
+  ssh_user:
+    description:
+      - The login user of the SSH connections (on gcp the OS Login user). Empty takes the
+        C(ssh_user) output; an SSH connection with neither fails naming C(mlops_ssh_user).
+    type: str
+    default: ""
+  ssh_private_key_file:
+    description: Private key of O(ssh_user) on the controller (C(ansible_ssh_private_key_file)).
+    type: str
+    default: ""
+  known_hosts_file:
+    description: The platform's known_hosts file. Empty means C(<secrets_dir>/known_hosts).
     type: str
     default: ""
 """
@@ -92,18 +110,9 @@ from ansible_collections.englab.mlops.plugins.module_utils.inventory_contract im
 )
 
 
-def _contract_hosts(
-    outputs, target="gcp", *, name_prefix="", secrets_dir="", connection=None, gcloud_credentials_file=""
-):
+def _contract_hosts(outputs, target="gcp", **options):
     try:
-        return contract_hosts(
-            outputs,
-            target,
-            name_prefix=name_prefix,
-            secrets_dir=secrets_dir,
-            connection=connection,
-            gcloud_credentials_file=gcloud_credentials_file,
-        )
+        return contract_hosts(outputs, target, **options)
     except ContractError as err:
         raise AnsibleFilterError("englab.mlops.contract_hosts: %s" % err) from None
 

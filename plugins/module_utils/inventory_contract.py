@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
+import os
 import re
 import shlex
 
@@ -24,8 +26,11 @@ NODE_GROUPS = {
 }
 CONNECTIONS = {
     "gcp": ("iap", "external", "docker"),
-    "local": ("docker",),
+    "local": ("ssh", "docker"),
 }
+# The connection each target gets when none is named: SSH as a non-root login user with
+# become, the same way on both (the docker connection stays for Molecule and tests).
+DEFAULT_CONNECTION = {"gcp": "iap", "local": "ssh"}
 PARENT_GROUP = "mlops"
 REQUIRED_STRINGS = (
     "tracking_url",
@@ -73,7 +78,7 @@ def _is_ip(value):
 
 
 def _is_address(value):
-    return isinstance(value, str) and (_is_ip(value) or bool(_HOSTNAME.match(value)))
+    return isinstance(value, str) and (_is_ip(value) or bool(_HOSTNAME.fullmatch(value)))
 
 
 def _string(outputs, name):
@@ -125,6 +130,13 @@ def validate_nodes(nodes, target):
             raise ContractError("%s: external_ip must be an IP address or null, got %r" % (where, external))
         if target == "gcp" and not (isinstance(node.get("zone"), str) and node.get("zone")):
             raise ContractError("%s: zone must be a non-empty string, got %r" % (where, node.get("zone")))
+        instance = node.get("instance_id")
+        if instance not in (None, "") and not (
+            isinstance(instance, str) and re.fullmatch(r"[A-Za-z0-9]{1,64}", instance)
+        ):
+            raise ContractError(
+                "%s: instance_id must be letters and digits or null, got %r" % (where, instance)
+            )
     for group in groups:
         members = [name for name, node in nodes.items() if node["group"] == group]
         if not members:
@@ -160,17 +172,86 @@ def validate_outputs(outputs, target="gcp"):
     if not isinstance(secret, str):
         raise ContractError("Terraform output 'db_password_secret' must be a string, got %r" % (secret,))
     if target == "gcp":
-        _string(plain, "ssh_user")
+        # May be empty: the provision stage then derives the OS Login user on the controller
+        # (connection_vars refuses an SSH connection that still has none).
+        if "ssh_user" not in plain:
+            raise ContractError("Terraform output 'ssh_user' is missing")
+        if not isinstance(plain.get("ssh_user"), str):
+            raise ContractError(
+                "Terraform output 'ssh_user' must be a string, got %r" % (plain.get("ssh_user"),)
+            )
         _string(plain, "project_id")
     return plain
 
 
-def connection_vars(name, node, connection, *, ssh_user="", project="", gcloud_credentials_file=""):
-    """Connection host vars for one node: IAP tunnel, external IP, or a Docker container.
+def host_key_alias(name, node):
+    """The name a node's host key is kept under: a replaced VM or container is a new host.
+
+    With the instance id in the alias, `StrictHostKeyChecking=accept-new` trusts a node the
+    first time it is seen and still refuses a changed key for the same instance.
+    """
+    instance = node.get("instance_id")
+    return "%s-%s" % (name, instance) if instance else name
+
+
+def _ssh_vars(host, alias, *, ssh_user, ssh_private_key_file, known_hosts_file, proxy=None):
+    """Connection vars shared by every SSH path: the login user, become, the key, host keys."""
+    if not ssh_user:
+        raise ContractError(
+            "the SSH login user is empty: set mlops_ssh_user (on gcp the OS Login user, e.g. "
+            "alice_example_com or sa_<numeric id>; Terraform variable os_login_user)"
+        )
+    if not ssh_private_key_file:
+        raise ContractError("mlops_ssh_private_key_file is empty: the SSH connection needs a private key")
+    if not known_hosts_file:
+        raise ContractError("the SSH connection needs a known_hosts file (mlops_ssh_known_hosts_file)")
+    options = []
+    if proxy:
+        options += ["-o", "ProxyCommand=%s" % " ".join(shlex.quote(part) for part in proxy)]
+    options += [
+        "-o", "HostKeyAlias=%s" % alias,
+        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "UserKnownHostsFile=%s" % known_hosts_file,
+        "-o", "IdentitiesOnly=yes",
+    ]  # fmt: skip
+    return {
+        "ansible_connection": "ssh",
+        "ansible_host": host,
+        "ansible_user": ssh_user,
+        "ansible_become": True,
+        "ansible_python_interpreter": NODE_PYTHON,
+        "ansible_pipelining": True,
+        # Ansible's own host_key_checking=false would add StrictHostKeyChecking=no ahead of
+        # the options above; the per-platform known_hosts file decides instead.
+        "ansible_host_key_checking": True,
+        "ansible_ssh_private_key_file": ssh_private_key_file,
+        "ansible_ssh_common_args": " ".join(shlex.quote(option) for option in options),
+    }
+
+
+def connection_vars(
+    name,
+    node,
+    connection,
+    *,
+    ssh_user="",
+    project="",
+    gcloud_credentials_file="",
+    ssh_private_key_file="",
+    known_hosts_file="",
+):
+    """Connection host vars for one node: SSH (IAP tunnel, external IP, the local node's
+    loopback through `docker exec`) as the login user with become, or a Docker container.
 
     With a credentials file (an AWX Google credential's key), the tunnel's gcloud uses it
     instead of a `gcloud auth login` the execution environment never had.
     """
+    ssh = {
+        "ssh_user": ssh_user,
+        "ssh_private_key_file": ssh_private_key_file,
+        "known_hosts_file": known_hosts_file,
+    }
+    alias = host_key_alias(name, node)
     if connection == "docker":
         # Pipelining: the docker connection reads only the global setting (off by default),
         # not [ssh_connection]; without it every task costs four more `docker exec` calls.
@@ -179,14 +260,20 @@ def connection_vars(name, node, connection, *, ssh_user="", project="", gcloud_c
             "ansible_host": name,
             "ansible_python_interpreter": NODE_PYTHON,
             "ansible_pipelining": True,
+            "ansible_become": True,
         }
+    if connection == "ssh":
+        # The local twin of IAP's --listen-on-stdin: sshd listens on the node's loopback
+        # only, and the controller reaches it through the container, never the bridge.
+        proxy = ["docker", "exec", "-i", name, "socat", "-", "TCP:127.0.0.1:22"]
+        return _ssh_vars(name, alias, proxy=proxy, **ssh)
     if connection == "external":
         if not node.get("external_ip"):
             raise ContractError(
                 "node '%s' has no external_ip in Terraform output 'nodes'; use mlops_gcp_connection: iap"
                 % name
             )
-        return {"ansible_connection": "ssh", "ansible_host": node["external_ip"], "ansible_user": ssh_user}
+        return _ssh_vars(node["external_ip"], alias, **ssh)
     if connection == "iap":
         tunnel = [
             "gcloud", "compute", "start-iap-tunnel", name, "22", "--listen-on-stdin",
@@ -194,23 +281,29 @@ def connection_vars(name, node, connection, *, ssh_user="", project="", gcloud_c
         ]  # fmt: skip
         if gcloud_credentials_file:
             tunnel = ["env", "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=%s" % gcloud_credentials_file, *tunnel]
-        proxy = " ".join(shlex.quote(part) for part in tunnel)
-        return {
-            "ansible_connection": "ssh",
-            "ansible_host": node["internal_ip"],
-            "ansible_user": ssh_user,
-            "ansible_ssh_common_args": "-o ProxyCommand=%s -o HostKeyAlias=%s"
-            % (shlex.quote(proxy), shlex.quote(name)),
-        }
-    raise ContractError("mlops_gcp_connection must be one of iap, external, docker, got %r" % (connection,))
+        return _ssh_vars(node["internal_ip"], alias, proxy=tunnel, **ssh)
+    raise ContractError("the connection must be one of iap, external, ssh, docker, got %r" % (connection,))
 
 
 def contract_hosts(
-    outputs, target="gcp", *, name_prefix="", secrets_dir="", connection=None, gcloud_credentials_file=""
+    outputs,
+    target="gcp",
+    *,
+    name_prefix="",
+    secrets_dir="",
+    connection=None,
+    gcloud_credentials_file="",
+    ssh_user="",
+    ssh_private_key_file="",
+    known_hosts_file="",
 ):
-    """Map outputs to [{name, groups, vars}] in the shape of the inventory contract, sorted by name."""
+    """Map outputs to [{name, groups, vars}] in the shape of the inventory contract, sorted by name.
+
+    `ssh_user` (the login user the provision stage settled on) wins over the output `ssh_user`;
+    `known_hosts_file` defaults to `<secrets_dir>/known_hosts`, one file per platform.
+    """
     plain = validate_outputs(outputs, target)
-    connection = connection or ("iap" if target == "gcp" else "docker")
+    connection = connection or DEFAULT_CONNECTION[target]
     if connection not in CONNECTIONS[target]:
         raise ContractError(
             "connection %r is not valid for target %s (one of %s)"
@@ -243,10 +336,31 @@ def contract_hosts(
                 name,
                 node,
                 connection,
-                ssh_user=plain.get("ssh_user", ""),
+                ssh_user=ssh_user or plain.get("ssh_user", ""),
                 project=plain.get("project_id", ""),
                 gcloud_credentials_file=gcloud_credentials_file,
+                ssh_private_key_file=ssh_private_key_file,
+                known_hosts_file=known_hosts_file or (secrets_dir and "%s/known_hosts" % secrets_dir),
             )
         )
         hosts.append({"name": name, "groups": [PARENT_GROUP, node["group"]], "vars": host_vars})
     return hosts
+
+
+def os_login_user(credentials_file):
+    """OS Login's user name for a service-account key file (`sa_<client_id>`), else "".
+
+    Google names a service account's POSIX account after its unique numeric id, which the key
+    file carries as client_id; a user's credentials do not name the account, so "" is returned.
+    """
+    if not isinstance(credentials_file, str) or not credentials_file:
+        return ""
+    try:
+        with open(os.path.expanduser(credentials_file), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(data, dict) or data.get("type") != "service_account":
+        return ""
+    client_id = str(data.get("client_id") or "")
+    return "sa_%s" % client_id if client_id.isascii() and client_id.isdigit() else ""

@@ -18,7 +18,8 @@ def secrets(platform: Platform) -> dict[str, str]:
     """Every generated secret, by file name, as the platform stores them (0600 files)."""
     found = {}
     for path in platform.secrets_dir.iterdir():
-        if path.is_file() and not path.name.endswith((".crt", ".csr")):
+        # Certificates, the login user's public key and the host keys are public by design.
+        if path.is_file() and not path.name.endswith((".crt", ".csr", ".pub", "known_hosts")):
             value = path.read_text().strip()
             if len(value) >= 12 and "BEGIN" not in value:
                 found[path.name] = value.split()[0]
@@ -27,8 +28,13 @@ def secrets(platform: Platform) -> dict[str, str]:
 
 def test_secret_files_are_private(platform: Platform):
     assert platform.secrets_dir.stat().st_mode & 0o077 == 0
-    private = [p for p in platform.secrets_dir.iterdir() if p.is_file() and p.suffix not in (".crt", ".csr")]
+    private = [
+        p
+        for p in platform.secrets_dir.iterdir()
+        if p.is_file() and p.suffix not in (".crt", ".csr", ".pub") and p.name != "known_hosts"
+    ]
     assert any(p.suffix == ".key" for p in private)  # the CA and server keys are among them
+    assert (platform.secrets_dir / "ssh_login_ed25519").stat().st_mode & 0o777 == 0o600
     for path in private:
         assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
 

@@ -10,15 +10,24 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 from standin.mirror import PROVIDERS, schema_file, write_cli_config, write_mirror
 
 REPO = Path(__file__).resolve().parents[2]
+
+# This checkout as ansible_collections.englab.mlops (as tests/unit/plugins/conftest.py does), so
+# test_contract.py feeds the real root's outputs to the working tree's inventory contract.
+_collections = Path(tempfile.mkdtemp(prefix="englab-terraform-"))
+(_collections / "ansible_collections" / "englab").mkdir(parents=True)
+(_collections / "ansible_collections" / "englab" / "mlops").symlink_to(REPO)
+_AnsibleCollectionFinder(paths=[str(_collections)])._install()
 ROOT = REPO / "terraform"
 CACHE = REPO / ".cache" / "terraform-standin"
 PROJECT = "englab-test-123456"

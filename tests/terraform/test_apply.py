@@ -27,6 +27,10 @@ def test_outputs_after_apply(applied: dict) -> None:
         assert ipaddress.ip_address(node["internal_ip"]).is_private
         assert node["external_ip"] is None
         assert node["zone"] == "europe-west1-b"
+        # The contract's SSH HostKeyAlias is <name>-<instance_id>: a non-empty digit string.
+        assert isinstance(node["instance_id"], str)
+        assert node["instance_id"].isdigit(), node["instance_id"]
+    assert len({node["instance_id"] for node in nodes.values()}) == 3
     assert applied["tracking_url"]["value"] == f"https://{nodes['tracking-node']['internal_ip']}"
     assert ipaddress.ip_address(applied["db_host"]["value"]).is_private
 

@@ -44,6 +44,23 @@ def test_tracking_https_only_from_the_nodes(planned: Planned) -> None:
     assert [a["ports"] for a in rule["allow"]] == [["443"]]
 
 
+def test_tracking_ui_through_iap_reaches_the_tracking_node_only(planned: Planned) -> None:
+    """`gcloud compute start-iap-tunnel tracking-node 443` (docs) needs IAP's range on 443."""
+    rule = firewall(planned, "tracking_https_iap")
+    assert rule["name"] == "englab-allow-tracking-https-iap"
+    assert rule["direction"] == "INGRESS"
+    assert rule["source_ranges"] == [IAP_RANGE]
+    assert rule["target_tags"] == ["tracking-node"]
+    assert [(a["protocol"], a["ports"]) for a in rule["allow"]] == [("tcp", ["443"])]
+    assert rule["log_config"] == [{"metadata": "INCLUDE_ALL_METADATA"}]
+    # IAP reaches 443 nowhere else: no other rule opens 443 (or all TCP) to the IAP range.
+    for other in by_type(planned.plan, "google_compute_firewall"):
+        values = other["values"]
+        if other["name"] == "tracking_https_iap" or IAP_RANGE not in values["source_ranges"]:
+            continue
+        assert all(a["ports"] and "443" not in a["ports"] for a in values["allow"]), other["address"]
+
+
 def test_internal_traffic_stays_in_the_subnet(planned: Planned) -> None:
     assert firewall(planned, "internal")["source_ranges"] == [SUBNET]
 
@@ -240,6 +257,9 @@ def test_opt_in_networks_and_prefix(custom_plan: dict) -> None:
     assert rules["ci-englab-allow-serving"]["target_tags"] == ["ci-serving-node"]
     assert set(rules["ci-englab-allow-ssh"]["source_ranges"]) == {IAP_RANGE, "203.0.113.0/24"}
     assert set(rules["ci-englab-allow-tracking-https"]["source_ranges"]) == {SUBNET, "203.0.113.0/24"}
+    # admin_cidrs widen the admin rule only; the IAP rule stays IAP-only, with the prefixed tag.
+    assert rules["ci-englab-allow-tracking-https-iap"]["source_ranges"] == [IAP_RANGE]
+    assert rules["ci-englab-allow-tracking-https-iap"]["target_tags"] == ["ci-tracking-node"]
     assert by_type(custom_plan, "google_compute_network")[0]["values"]["name"] == "ci-englab-vpc"
     assert by_type(custom_plan, "google_service_account")[0]["values"]["account_id"] == "ci-mlflow-data"
 

@@ -136,8 +136,8 @@ SCHEMA = {
             "minItems": 1,
             "items": {
                 "allOf": [NAMED],
-                "required": ["inventory", "source", "source_project", "source_path", "credential"],
-                "properties": {"source": {"const": "scm"}},
+                "required": ["inventory", "source", "source_vars", "credential"],
+                "properties": {"source": {"const": "gce"}},
             },
         },
         "awx_job_templates": {
@@ -339,15 +339,22 @@ def test_credentials_use_known_types_and_fields(credential: dict):
         assert set(credential["inputs"]) == fields, kind
 
 
-def test_inventory_source_file_exists_and_groups_by_role_label():
+def test_inventory_source_is_gce_configured_by_the_repository_file():
+    """AWX's gce source adds `projects` from the credential; its config is the repository file."""
     source = awx_vars()["awx_inventory_sources"][0]
-    path = ROOT / source["source_path"]
+    match = re.fullmatch(
+        r"\{\{ lookup\('ansible.builtin.file', playbook_dir ~ '/(.+)'\) \| from_yaml \}\}",
+        source["source_vars"],
+    )
+    assert match, source["source_vars"]
+    path = PLAYBOOK.parent / match.group(1)
     assert path.is_file(), path
     config = yaml.safe_load(path.read_text())
     assert config["plugin"] == "google.cloud.gcp_compute"
+    assert "projects" not in config, "AWX adds projects only when the source variables have none"
     assert {"mlops", "training", "tracking", "serving"} <= set(config.get("groups", {}))
-    assert resolve(source["credential"]) in names("awx_credentials")
-    assert resolve(source["source_project"]) in names("awx_projects")
+    credential = next(c for c in awx_vars()["awx_credentials"] if c["name"] == source["credential"])
+    assert credential["credential_type"] == "Google Compute Engine"
 
 
 def test_playbook_is_a_loop_over_the_vars_file():

@@ -134,6 +134,8 @@ class Faker:
 
     def string(self, name: str, path: str) -> str:
         digest = self._hash(path)
+        if name == "instance_id":  # Compute Engine's numeric id: an unsigned 64-bit decimal string
+            return str(int.from_bytes(digest[:8], "big") % 10**19 + 10**18)
         if name in {"address", "nat_ip", "gateway_address"} or name.endswith(("_ip", "ip_address")):
             return f"10.{digest[0] % 200 + 20}.{digest[1]}.{digest[2] % 250 + 2}"
         if name == "email" or name.endswith("_email"):

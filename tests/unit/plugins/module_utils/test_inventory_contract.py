@@ -95,14 +95,52 @@ def local_outputs():
     }
 
 
+KEY = "/home/u/.ssh/google_compute_engine"
+SECRETS = "/home/u/.config/englab-mlops/englab"
+KNOWN_HOSTS = SECRETS + "/known_hosts"
+IAP_TRACKING = [
+    "gcloud", "compute", "start-iap-tunnel", "tracking-node", "22", "--listen-on-stdin",
+    "--project=proj", "--zone=europe-west1-c", "--verbosity=warning",
+]  # fmt: skip
+
+
 def by_name(hosts):
     return {host["name"]: host for host in hosts}
 
 
+def build(outputs, target="gcp", **options):
+    """contract_hosts with the SSH key and secrets dir every SSH path needs."""
+    options.setdefault("ssh_private_key_file", KEY)
+    options.setdefault("secrets_dir", SECRETS)
+    return ic.contract_hosts(outputs, target, **options)
+
+
+def ssh_options(alias, known_hosts=KNOWN_HOSTS, proxy=None):
+    """The expected ansible_ssh_common_args argv, the ProxyCommand first when there is one."""
+    head = ["-o", "ProxyCommand=" + shlex.join(proxy)] if proxy else []
+    return [
+        *head,
+        "-o", "HostKeyAlias=" + alias,
+        "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "UserKnownHostsFile=" + known_hosts,
+        "-o", "IdentitiesOnly=yes",
+    ]  # fmt: skip
+
+
+def proxy_argv(host_vars):
+    """The ProxyCommand of a host's ssh args, split the way ssh's shell would split it."""
+    option, value = shlex.split(host_vars["ansible_ssh_common_args"])[:2]
+    assert option == "-o"
+    assert value.startswith("ProxyCommand=")
+    return shlex.split(value.removeprefix("ProxyCommand="))
+
+
+def connection_only(host_vars):
+    return {key: value for key, value in host_vars.items() if key.startswith("ansible_")}
+
+
 def test_gcp_hosts_groups_and_facts():
-    hosts = by_name(
-        ic.contract_hosts(gcp_outputs(), "gcp", secrets_dir="/home/u/.config/englab-mlops/englab")
-    )
+    hosts = by_name(build(gcp_outputs(), "gcp", secrets_dir="/home/u/.config/englab-mlops/englab"))
     assert set(hosts) == {"training-node", "tracking-node", "serving-node"}
     assert hosts["training-node"]["groups"] == ["mlops", "training"]
     for host in hosts.values():
@@ -120,66 +158,141 @@ def test_terraform_output_json_shape_is_unwrapped():
     wrapped = {
         name: {"sensitive": False, "type": "x", "value": value} for name, value in gcp_outputs().items()
     }
-    assert ic.contract_hosts(wrapped) == ic.contract_hosts(gcp_outputs())
+    assert build(wrapped) == build(gcp_outputs())
 
 
 def test_iap_is_the_default_on_gcp():
-    host = by_name(ic.contract_hosts(gcp_outputs()))["tracking-node"]["vars"]
-    assert host["ansible_connection"] == "ssh"
-    assert host["ansible_user"] == "sa_1234"
-    assert host["ansible_host"] == "10.10.0.3"
-    args = shlex.split(host["ansible_ssh_common_args"])
-    assert args[:2] == ["-o", "ProxyCommand=gcloud compute start-iap-tunnel tracking-node 22 --listen-on-stdin "
-                        "--project=proj --zone=europe-west1-c --verbosity=warning"]  # fmt: skip
-    assert args[2:] == ["-o", "HostKeyAlias=tracking-node"]
+    host = by_name(build(gcp_outputs()))["tracking-node"]["vars"]
+    assert connection_only(host) == {
+        "ansible_connection": "ssh",
+        "ansible_host": "10.10.0.3",
+        "ansible_user": "sa_1234",
+        "ansible_become": True,
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_pipelining": True,
+        "ansible_host_key_checking": True,
+        "ansible_ssh_private_key_file": KEY,
+        "ansible_ssh_common_args": host["ansible_ssh_common_args"],
+    }
+    assert shlex.split(host["ansible_ssh_common_args"]) == ssh_options("tracking-node", proxy=IAP_TRACKING)
+    assert proxy_argv(host) == IAP_TRACKING
 
 
 def test_iap_tunnel_uses_a_given_credentials_file():
-    host = by_name(ic.contract_hosts(gcp_outputs(), gcloud_credentials_file="/runner/env/my key.json"))
-    proxy = shlex.split(host["serving-node"]["vars"]["ansible_ssh_common_args"])[1].removeprefix(
-        "ProxyCommand="
-    )
-    assert shlex.split(proxy)[:3] == [
+    host = by_name(build(gcp_outputs(), gcloud_credentials_file="/runner/env/my key.json"))
+    assert proxy_argv(host["serving-node"]["vars"])[:4] == [
         "env",
         "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE=/runner/env/my key.json",
         "gcloud",
+        "compute",
     ]
 
 
-def test_external_connection_uses_the_external_ip():
+def test_iap_tunnel_without_credentials_file_runs_gcloud_directly():
+    assert proxy_argv(by_name(build(gcp_outputs()))["serving-node"]["vars"])[0] == "gcloud"
+
+
+def test_external_connection_uses_the_external_ip_without_a_proxy():
     outputs = gcp_outputs()
     for node in outputs["nodes"].values():
         node["external_ip"] = node["external_ip"] or "34.9.9.9"
-    host = by_name(ic.contract_hosts(outputs, connection="external"))["serving-node"]["vars"]
+    host = by_name(build(outputs, connection="external"))["serving-node"]["vars"]
     assert (host["ansible_host"], host["ansible_user"]) == ("34.1.2.3", "sa_1234")
-    assert "ansible_ssh_common_args" not in host
+    assert (host["ansible_connection"], host["ansible_become"]) == ("ssh", True)
+    assert host["ansible_ssh_private_key_file"] == KEY
+    # Exactly the host-key and identity options: no ProxyCommand at all.
+    assert shlex.split(host["ansible_ssh_common_args"]) == ssh_options("serving-node")
+    assert "ProxyCommand" not in host["ansible_ssh_common_args"]
 
 
 def test_external_connection_without_external_ip_names_the_node():
     with pytest.raises(ic.ContractError, match=r"node '(tracking|training)-node' has no external_ip"):
-        ic.contract_hosts(gcp_outputs(), connection="external")
+        build(gcp_outputs(), connection="external")
 
 
 def test_docker_connection_targets_the_container_named_like_the_node():
-    host = by_name(ic.contract_hosts(gcp_outputs(), connection="docker"))["training-node"]["vars"]
-    assert host["ansible_connection"] == "community.docker.docker"
-    assert host["ansible_host"] == "training-node"
+    host = by_name(build(gcp_outputs(), connection="docker"))["training-node"]["vars"]
+    assert connection_only(host) == {
+        "ansible_connection": "community.docker.docker",
+        "ansible_host": "training-node",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_pipelining": True,
+        "ansible_become": True,
+    }
 
 
 def test_docker_connection_turns_on_pipelining():
     # community.docker.docker ignores [ssh_connection]; without this every task costs
     # four more `docker exec` calls and a no-op site run takes minutes instead of one.
-    for host in ic.contract_hosts(gcp_outputs(), connection="docker"):
+    for host in build(gcp_outputs(), connection="docker"):
         assert host["vars"]["ansible_pipelining"] is True
 
 
-def test_ssh_connections_leave_pipelining_to_ansible_cfg():
-    for host in ic.contract_hosts(gcp_outputs()):
-        assert "ansible_pipelining" not in host["vars"]
+def test_docker_connection_needs_no_login_user_key_or_known_hosts():
+    hosts = ic.contract_hosts(gcp_outputs(ssh_user=""), connection="docker")
+    assert {host["vars"]["ansible_become"] for host in hosts} == {True}
+    assert all("ansible_user" not in host["vars"] for host in hosts)
+
+
+def _external_outputs():
+    outputs = gcp_outputs()
+    for node in outputs["nodes"].values():
+        node["external_ip"] = "34.9.9.9"
+    return outputs
+
+
+SSH_PATHS = [
+    pytest.param(gcp_outputs, "gcp", "iap", id="gcp-iap"),
+    pytest.param(_external_outputs, "gcp", "external", id="gcp-external"),
+    pytest.param(local_outputs, "local", "ssh", id="local-ssh"),
+]
+
+
+@pytest.mark.parametrize(("outputs", "target", "connection"), SSH_PATHS)
+def test_every_ssh_path_logs_in_as_the_user_with_become_pipelining_and_host_key_checking(
+    outputs, target, connection
+):
+    hosts = build(outputs(), target, connection=connection, ssh_user="englab-admin")
+    for host in hosts:
+        host_vars = host["vars"]
+        assert host_vars["ansible_connection"] == "ssh"
+        assert host_vars["ansible_user"] == "englab-admin"
+        assert host_vars["ansible_become"] is True
+        assert host_vars["ansible_ssh_private_key_file"] == KEY
+        assert host_vars["ansible_python_interpreter"] == "/usr/bin/python3"
+        assert host_vars["ansible_pipelining"] is True
+        # Pinned on: with Ansible's host_key_checking=false (ansible.cfg or the environment)
+        # the ssh connection plugin would put `-o StrictHostKeyChecking=no` on the command
+        # line ahead of our `StrictHostKeyChecking=accept-new`, and ssh keeps the first value,
+        # so every changed host key would be silently accepted.
+        assert host_vars["ansible_host_key_checking"] is True
+        args = shlex.split(host_vars["ansible_ssh_common_args"])
+        assert args[-8:] == ssh_options(host["name"])[-8:]
+
+
+def test_local_default_connection_is_ssh_through_docker_exec_socat():
+    hosts = by_name(build(local_outputs(), "local", ssh_user="englab-admin"))
+    db = hosts["englab-db"]["vars"]
+    assert connection_only(db) == {
+        "ansible_connection": "ssh",
+        "ansible_host": "englab-db",
+        "ansible_user": "englab-admin",
+        "ansible_become": True,
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_pipelining": True,
+        "ansible_host_key_checking": True,
+        "ansible_ssh_private_key_file": KEY,
+        "ansible_ssh_common_args": db["ansible_ssh_common_args"],
+    }
+    socat = ["docker", "exec", "-i", "englab-db", "socat", "-", "TCP:127.0.0.1:22"]
+    assert proxy_argv(db) == socat
+    assert shlex.split(db["ansible_ssh_common_args"]) == ssh_options("englab-db", proxy=socat)
+    for name, host in hosts.items():
+        assert proxy_argv(host["vars"]) == ["docker", "exec", "-i", name, "socat", "-", "TCP:127.0.0.1:22"]
 
 
 def test_local_contract():
-    hosts = by_name(ic.contract_hosts(local_outputs(), "local", name_prefix="englab-itest-"))
+    hosts = by_name(build(local_outputs(), "local", name_prefix="englab-itest-", ssh_user="englab-admin"))
     assert {name: host["groups"][1] for name, host in hosts.items()} == {
         "training-node": "training",
         "tracking-node": "tracking",
@@ -188,16 +301,124 @@ def test_local_contract():
         "englab-repository": "repository",
     }
     db = hosts["englab-db"]["vars"]
-    assert db["ansible_connection"] == "community.docker.docker"
+    assert db["ansible_connection"] == "ssh"
+    assert db["ansible_host"] == "englab-db"
     assert db["mlops_internal_address"] == "englab-db"
     assert db["mlops_tracking_host"] == "tracking-node"
     assert db["mlops_name_prefix"] == "englab-itest-"
     assert db["mlops_db_password_secret"] == ""
 
 
-def test_local_allows_only_the_docker_connection():
-    with pytest.raises(ic.ContractError, match="connection 'iap' is not valid for target local"):
-        ic.contract_hosts(local_outputs(), "local", connection="iap")
+def test_local_docker_connection_is_still_available():
+    hosts = by_name(ic.contract_hosts(local_outputs(), "local", connection="docker"))
+    assert hosts["englab-db"]["vars"]["ansible_connection"] == "community.docker.docker"
+    assert hosts["englab-db"]["vars"]["ansible_host"] == "englab-db"
+
+
+@pytest.mark.parametrize("connection", ["iap", "external"])
+def test_local_refuses_the_gcp_connections(connection):
+    with pytest.raises(
+        ic.ContractError,
+        match=f"connection '{connection}' is not valid for target local \\(one of ssh, docker\\)",
+    ):
+        build(local_outputs(), "local", connection=connection, ssh_user="englab-admin")
+
+
+def test_gcp_refuses_the_local_ssh_connection():
+    with pytest.raises(ic.ContractError, match="connection 'ssh' is not valid for target gcp"):
+        build(gcp_outputs(), connection="ssh")
+
+
+@pytest.mark.parametrize(
+    ("known_hosts_option", "expected"),
+    [
+        pytest.param({}, "/home/u/.config/englab-mlops/englab/known_hosts", id="default-from-secrets-dir"),
+        pytest.param({"known_hosts_file": "/etc/my hosts/known"}, "/etc/my hosts/known", id="explicit"),
+    ],
+)
+@pytest.mark.parametrize(("outputs", "target", "connection"), SSH_PATHS)
+def test_known_hosts_file(outputs, target, connection, known_hosts_option, expected):
+    hosts = build(outputs(), target, connection=connection, ssh_user="u", **known_hosts_option)
+    for host in hosts:
+        args = shlex.split(host["vars"]["ansible_ssh_common_args"])
+        assert args[-4:] == ["-o", "UserKnownHostsFile=" + expected, "-o", "IdentitiesOnly=yes"]
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "alias"),
+    [
+        ("4242424242424242424", "tracking-node-4242424242424242424"),
+        ("3f2a9c0d1b7e", "tracking-node-3f2a9c0d1b7e"),
+        (None, "tracking-node"),
+        ("", "tracking-node"),
+    ],
+)
+@pytest.mark.parametrize(("outputs", "target", "connection"), SSH_PATHS)
+def test_host_key_alias_holds_the_instance_id(outputs, target, connection, instance_id, alias):
+    described = outputs()
+    described["nodes"]["tracking-node"]["instance_id"] = instance_id
+    host = by_name(build(described, target, connection=connection, ssh_user="u"))["tracking-node"]["vars"]
+    args = shlex.split(host["ansible_ssh_common_args"])
+    assert args[args.index("HostKeyAlias=" + alias) - 1] == "-o"
+    assert [arg for arg in args if arg.startswith("HostKeyAlias=")] == ["HostKeyAlias=" + alias]
+
+
+@pytest.mark.parametrize("instance_id", ["abc-123", "12 34", "123\n", "x" * 65, 1234, True, ["1"]])
+@pytest.mark.parametrize("target", ["gcp", "local"])
+def test_bad_instance_id_is_refused(target, instance_id):
+    described = gcp_outputs() if target == "gcp" else local_outputs()
+    described["nodes"]["tracking-node"]["instance_id"] = instance_id
+    with pytest.raises(
+        ic.ContractError,
+        match=r"entry 'tracking-node': instance_id must be letters and digits or null, got ",
+    ):
+        build(described, target, ssh_user="u")
+
+
+@pytest.mark.parametrize(("outputs", "target", "connection"), SSH_PATHS)
+def test_empty_login_user_names_mlops_ssh_user(outputs, target, connection):
+    described = outputs()
+    described.pop("ssh_user", None)
+    if target == "gcp":
+        described["ssh_user"] = ""
+    with pytest.raises(ic.ContractError, match=r"the SSH login user is empty: set mlops_ssh_user"):
+        build(described, target, connection=connection)
+
+
+@pytest.mark.parametrize(("outputs", "target", "connection"), SSH_PATHS)
+def test_empty_private_key_names_mlops_ssh_private_key_file(outputs, target, connection):
+    with pytest.raises(
+        ic.ContractError,
+        match=r"^mlops_ssh_private_key_file is empty: the SSH connection needs a private key$",
+    ):
+        build(outputs(), target, connection=connection, ssh_user="u", ssh_private_key_file="")
+
+
+@pytest.mark.parametrize(("outputs", "target", "connection"), SSH_PATHS)
+def test_no_known_hosts_file_names_mlops_ssh_known_hosts_file(outputs, target, connection):
+    with pytest.raises(
+        ic.ContractError,
+        match=r"^the SSH connection needs a known_hosts file \(mlops_ssh_known_hosts_file\)$",
+    ):
+        build(outputs(), target, connection=connection, ssh_user="u", secrets_dir="", known_hosts_file="")
+
+
+@pytest.mark.parametrize("connection", ["iap", "external"])
+def test_ssh_user_keyword_beats_the_output(connection):
+    described = _external_outputs() if connection == "external" else gcp_outputs()
+    hosts = build(described, connection=connection, ssh_user="alice_example_com")
+    assert {host["vars"]["ansible_user"] for host in hosts} == {"alice_example_com"}
+
+
+def test_ssh_user_keyword_fills_an_empty_output():
+    hosts = build(gcp_outputs(ssh_user=""), ssh_user="sa_987654321")
+    assert {host["vars"]["ansible_user"] for host in hosts} == {"sa_987654321"}
+
+
+def test_empty_ssh_user_output_is_valid_until_an_ssh_connection_needs_it():
+    assert ic.validate_outputs(gcp_outputs(ssh_user=""))["ssh_user"] == ""
+    with pytest.raises(ic.ContractError, match=r"set mlops_ssh_user \(on gcp the OS Login user"):
+        build(gcp_outputs(ssh_user=""))
 
 
 def _drop(outputs, name):
@@ -211,6 +432,13 @@ def _drop(outputs, name):
         (lambda o: _drop(o, "nodes"), "Terraform output 'nodes' is missing"),
         (lambda o: _drop(o, "tracking_url"), "Terraform output 'tracking_url' is missing"),
         (lambda o: _drop(o, "ssh_user"), "Terraform output 'ssh_user' is missing"),
+        (lambda o: o.update(ssh_user=1234), "Terraform output 'ssh_user' must be a string, got 1234"),
+        (lambda o: o.update(ssh_user=None), "Terraform output 'ssh_user' must be a string, got None"),
+        (
+            lambda o: o.update(ssh_user=["sa_1"]),
+            r"Terraform output 'ssh_user' must be a string, got \['sa_1'\]",
+        ),
+        (lambda o: _drop(o, "project_id"), "Terraform output 'project_id' is missing"),
         (lambda o: o.update(nodes={}), "'nodes' must be a non-empty map"),
         (lambda o: o.update(nodes=["training-node"]), "'nodes' must be a non-empty map"),
         (
@@ -226,6 +454,10 @@ def _drop(outputs, name):
             "external_ip must be an IP address or null",
         ),
         (lambda o: o["nodes"]["training-node"].update(zone=""), "zone must be a non-empty string"),
+        (
+            lambda o: o["nodes"]["training-node"].update(instance_id="i-123"),
+            "entry 'training-node': instance_id must be letters and digits or null, got 'i-123'",
+        ),
         (lambda o: o["nodes"]["serving-node"].update(group="tracking"), "has 2 tracking nodes"),
         (lambda o: o["nodes"]["serving-node"].update(group="training"), "has no node in group 'serving'"),
         (lambda o: o.update(db_port="postgres"), "Terraform output 'db_port' must be a port number"),
@@ -241,7 +473,13 @@ def test_malformed_outputs_name_the_output(mutate, message):
     outputs = copy.deepcopy(gcp_outputs())
     mutate(outputs)
     with pytest.raises(ic.ContractError, match=message):
-        ic.contract_hosts(outputs)
+        build(outputs)
+
+
+def test_local_needs_no_ssh_user_or_project_output():
+    plain = ic.validate_outputs(local_outputs(), "local")
+    assert "ssh_user" not in plain
+    assert "project_id" not in plain
 
 
 def test_outputs_must_be_a_mapping():
@@ -255,5 +493,5 @@ def test_unknown_target():
 
 
 def test_string_port_is_accepted_as_a_number():
-    hosts = ic.contract_hosts(gcp_outputs(db_port="5432"))
+    hosts = build(gcp_outputs(db_port="5432"))
     assert {host["vars"]["mlops_db_port"] for host in hosts} == {5432}
