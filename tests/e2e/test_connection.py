@@ -13,7 +13,7 @@ import subprocess
 import threading
 
 import pytest
-from conftest import LOGS, ROOT, Platform, recap
+from conftest import LOGS, ROOT, Platform
 
 NODES = ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository")
 LOGIN_USER = "englab-admin"
@@ -30,8 +30,7 @@ def report(platform: Platform) -> dict[str, dict]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.json"):
         old.unlink()
-    run = platform.playbook(str(REPORT), "connection-report", contract_report_dir=str(out))
-    assert all(c["changed"] == 0 for c in recap(run).values()), run.stdout
+    platform.playbook(str(REPORT), "connection-report", contract_report_dir=str(out))
     return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
 
 

@@ -175,6 +175,40 @@ TABLE = [
         "ssh",
         "value of mlops_gcp_connection must be one of: iap, external, docker, got: ssh",
     ),
+    # Issue 14: a gcp connection that cannot log in is refused before Terraform starts.
+    case(
+        "englab.mlops.provision",
+        "mlops_ssh_user",
+        "",
+        "mlops_ssh_user is empty and the OS Login user could not be derived",
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+        label="mlops_ssh_user=empty-on-gcp-with-no-service-account-key",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_ssh_private_key_file",
+        "/nonexistent/englab_oslogin",
+        "mlops_ssh_private_key_file /nonexistent/englab_oslogin does not exist on the controller",
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123", "mlops_ssh_user": "sa_1234"},
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_ssh_user",
+        "root",
+        'mlops_ssh_user must be a non-root POSIX user name (lower-case letters, digits, _ . -; at most 32 characters), got "root"',
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_ssh_user",
+        "Alice Smith",
+        "mlops_ssh_user must be a non-root POSIX user name",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_local_connection",
+        "iap",
+        "value of mlops_local_connection must be one of: ssh, docker, got: iap",
+    ),
     case(
         "englab.mlops.destroy",
         "mlops_destroy_data",

@@ -87,6 +87,55 @@ def test_malformed_outputs(base, playbook, violation, needles):
 def test_gcp_root_without_configuration(base, playbook, tmp_path):
     empty = tmp_path / "empty-root"
     empty.mkdir()
-    extra = {**base, "mlops_target": "gcp", "mlops_gcp_project": "p", "mlops_terraform_dir": str(empty)}
+    key = tmp_path / "oslogin_key"
+    key.write_text("not read: only its presence is checked before Terraform\n")
+    extra = {
+        **base,
+        "mlops_target": "gcp",
+        "mlops_gcp_project": "p",
+        "mlops_terraform_dir": str(empty),
+        "mlops_ssh_user": "sa_1234",
+        "mlops_ssh_private_key_file": str(key),
+    }
     result = playbook(PROVISION, extra)
     assert_clean_failure(result, f"mlops_terraform_dir {empty} holds no Terraform configuration")
+
+
+@pytest.mark.parametrize(
+    "login_and_message",
+    [
+        ({"mlops_ssh_user": ""}, "mlops_ssh_user is empty and the OS Login user could not be derived"),
+        (
+            {"mlops_ssh_user": "alice_example_com", "mlops_ssh_private_key_file": "/nonexistent/oslogin"},
+            "mlops_ssh_private_key_file /nonexistent/oslogin does not exist on the controller",
+        ),
+    ],
+    ids=["no-login-user", "no-key"],
+)
+def test_gcp_connection_that_cannot_log_in_is_refused_before_terraform(
+    base, playbook, tool_env, tmp_path, login_and_message
+):
+    """The whole provision playbook (not only its preflight tag), with a root Terraform would
+    apply in seconds: the run stops naming the variable and no Terraform working copy exists."""
+    login, needle = login_and_message
+    # No service-account key in the environment, so nothing to derive the OS Login user from.
+    env = {
+        k: v
+        for k, v in tool_env.items()
+        if k
+        not in {"GOOGLE_APPLICATION_CREDENTIALS", "GCE_CREDENTIALS_FILE_PATH", "GCP_SERVICE_ACCOUNT_FILE"}
+    }
+    extra = {
+        **base,
+        "mlops_target": "gcp",
+        "mlops_gcp_project": "englab-itest-project",
+        "mlops_terraform_dir": str(FIXTURES / "terraform" / "contract"),
+        "provision_terraform_variables": {
+            "node_ips": {"training": "10.9.0.2", "tracking": "10.9.0.3", "serving": "10.9.0.4"}
+        },
+        **login,
+    }
+    result = playbook(PROVISION, extra, env=env)
+    assert_clean_failure(result, needle, "Nothing was provisioned")
+    assert not (tmp_path / "secrets" / "terraform").exists(), "Terraform ran before the refusal"
+    assert set(recap(result)) == {"localhost"}
