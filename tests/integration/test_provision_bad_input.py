@@ -92,7 +92,7 @@ def test_gcp_root_without_configuration(base, playbook, tmp_path):
     extra = {
         **base,
         "mlops_target": "gcp",
-        "mlops_gcp_project": "p",
+        "mlops_gcp_project": "englab-itest-project",
         "mlops_terraform_dir": str(empty),
         "mlops_ssh_user": "sa_1234",
         "mlops_ssh_private_key_file": str(key),
