@@ -6,7 +6,8 @@
 #     -backend-config="prefix=englab-mlops/<platform name>"
 #
 # For a one-off local run, put `terraform { backend "local" {} }` in a backend_override.tf
-# (ignored by git), see README.md.
+# (ignored by git), see README.md. The provision role writes englab_backend_override.tf itself:
+# gcs with mlops_gcp_state_bucket, else local state in its working copy.
 terraform {
   backend "gcs" {}
 }

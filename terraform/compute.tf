@@ -5,7 +5,7 @@ resource "google_compute_instance" "node" {
   #checkov:skip=CKV_GCP_38:Boot disks use Google-managed encryption; customer-supplied keys (CSEK) would have to be handed to Terraform and stored in its state, which is the weakness this root removes. CMEK is a documented extension.
   name         = "${var.prefix}${each.key}"
   machine_type = each.value.machine_type
-  zone         = var.zone
+  zone         = local.zone
   description  = "englab ${each.value.group} node"
 
   labels = merge(local.labels, { role = each.value.group })

@@ -1,4 +1,7 @@
 locals {
+  # The nodes' zone: the one given, else zone b of the region (europe-west1 has no zone a).
+  zone = coalesce(var.zone, "${var.region}-b")
+
   # Labels on every resource that takes them; the user's labels first, ours cannot be overridden.
   labels = merge(var.labels, {
     managed-by = "terraform"

@@ -381,16 +381,16 @@ variable "training_machine_type" {
 }
 
 variable "zone" {
-  description = "Zone of the nodes; must be in region."
+  description = "Zone of the nodes; must be in region. Null: \"<region>-b\" (every region has a zone b)."
   type        = string
-  default     = "europe-west1-b"
+  default     = null
 
   validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+-[a-z]$", var.zone))
+    condition     = var.zone == null ? true : can(regex("^[a-z]+-[a-z]+[0-9]+-[a-z]$", var.zone))
     error_message = "zone: a Google Cloud zone such as europe-west1-b."
   }
   validation {
-    condition     = startswith(var.zone, "${var.region}-")
+    condition     = var.zone == null ? true : startswith(var.zone, "${var.region}-")
     error_message = "zone: must be a zone of the chosen region (e.g. europe-west1-b for europe-west1)."
   }
 }

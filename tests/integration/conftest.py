@@ -31,6 +31,8 @@ EXERCISED = (
     "roles/provision",
     "plugins/action/terraform.py",
     "plugins/filter/contract_hosts.py",
+    "plugins/filter/gcp_input_problems.py",
+    "plugins/module_utils/gcp_inputs.py",
     "plugins/module_utils/inventory_contract.py",
     "plugins/modules/terraform.py",
     "playbooks/provision.yml",

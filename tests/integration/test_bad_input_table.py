@@ -191,6 +191,84 @@ TABLE = [
         "mlops_ssh_private_key_file /nonexistent/englab_oslogin does not exist on the controller",
         extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123", "mlops_ssh_user": "sa_1234"},
     ),
+    # Issue 15: every gcp input is checked before anything is written or any remote call is made,
+    # naming the Ansible variable (not Terraform's), the allowed form and the value given.
+    case(
+        "englab.mlops.provision",
+        "mlops_gcp_project",
+        "My Project",
+        "mlops_gcp_project must be a Google Cloud project id: 6-30 characters of lower-case letters, digits "
+        "and '-', starting with a letter and not ending with '-' (the id, not the project's name or number), "
+        'got "My Project"',
+        extra={"mlops_target": "gcp"},
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_gcp_region",
+        "us_central1",
+        'mlops_gcp_region must be a Google Cloud region such as europe-west1 or us-central1, got "us_central1"',
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+    ),
+    case(
+        "englab.mlops.provision",
+        "provision_terraform_variables",
+        {"zone": "europe-west1-b"},
+        "provision_terraform_variables.zone must be a zone of mlops_gcp_region us-central1, e.g. us-central1-b "
+        '(leave it out for zone b of the region), got "europe-west1-b"',
+        extra={
+            "mlops_target": "gcp",
+            "mlops_gcp_project": "englab-badin-123",
+            "mlops_gcp_region": "us-central1",
+        },
+        label="zone-outside-mlops_gcp_region",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_name_prefix",
+        "englab-badin-too-long-",
+        "mlops_name_prefix must be empty or, on gcp, up to 19 characters of lower-case letters, digits and '-', "
+        'starting with a letter (it starts every Google resource name), got "englab-badin-too-long-"',
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+        label="mlops_name_prefix=22-characters-on-gcp",
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_gcp_state_bucket",
+        "my-google-state",
+        "mlops_gcp_state_bucket must be empty (state kept in the Terraform work dir) or a GCS bucket name: not "
+        'starting with goog nor containing google, got "my-google-state"',
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+    ),
+    case(
+        "englab.mlops.provision",
+        "mlops_gcp_state_bucket",
+        "Englab State",
+        "mlops_gcp_state_bucket must be empty (state kept in the Terraform work dir) or a GCS bucket name: 3-63 "
+        "characters",
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+    ),
+    case(
+        "englab.mlops.provision",
+        "provision_gcp_credentials_file",
+        "/nonexistent/englab-badin-sa.json",
+        "provision_gcp_credentials_file /nonexistent/englab-badin-sa.json does not exist on the controller",
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+    ),
+    case(
+        "englab.mlops.provision",
+        "provision_gcp_credentials_file",
+        "/etc/hostname",
+        "provision_gcp_credentials_file /etc/hostname is not a JSON credentials file",
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+        label="provision_gcp_credentials_file=not-json",
+    ),
+    case(
+        "englab.mlops.provision",
+        "provision_terraform_variables",
+        {"colour": "blue"},
+        "provision_terraform_variables has colour, which the Terraform root",
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+    ),
     case(
         "englab.mlops.provision",
         "mlops_ssh_user",

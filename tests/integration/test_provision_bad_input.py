@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import FIXTURES, REPO, docker_names, recap, remove_docker_resources
 
@@ -92,7 +94,7 @@ def test_gcp_root_without_configuration(base, playbook, tmp_path):
     extra = {
         **base,
         "mlops_target": "gcp",
-        "mlops_gcp_project": "p",
+        "mlops_gcp_project": "englab-itest-project",
         "mlops_terraform_dir": str(empty),
         "mlops_ssh_user": "sa_1234",
         "mlops_ssh_private_key_file": str(key),
@@ -139,3 +141,41 @@ def test_gcp_connection_that_cannot_log_in_is_refused_before_terraform(
     assert_clean_failure(result, needle, "Nothing was provisioned")
     assert not (tmp_path / "secrets" / "terraform").exists(), "Terraform ran before the refusal"
     assert set(recap(result)) == {"localhost"}
+
+
+def secrets_dir_default(playbook, tmp_path: Path, target: str, env: dict[str, str]) -> str:
+    """The provision role's default mlops_secrets_dir for a target (its preflight only, nothing written)."""
+    play = tmp_path / "secrets_dir_default.yml"
+    play.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role: {name: englab.mlops.provision, tasks_from: preflight, public: true}\n"
+        "    - ansible.builtin.debug: {msg: 'secrets_dir=[{{ mlops_secrets_dir }}]'}\n"
+    )
+    result = playbook(play, {"mlops_target": target, "mlops_gcp_project": "englab-itest-project"}, env=env)
+    assert result.rc == 0, result.output
+    return result.output.split("secrets_dir=[", 1)[1].split("]", 1)[0]
+
+
+def test_gcp_platform_has_its_own_default_secrets_dir(playbook, tool_env, tmp_path, docker_available):
+    """The local default stays ~/.config/englab-mlops/<prefix>englab; gcp's holds the project, so a gcp
+    run never writes into the local platform's directory, and a refused one writes nothing at all."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**tool_env, "HOME": str(home)}
+    assert secrets_dir_default(playbook, tmp_path, "local", env) == f"{home}/.config/englab-mlops/englab"
+    assert (
+        secrets_dir_default(playbook, tmp_path, "gcp", env)
+        == f"{home}/.config/englab-mlops/gcp/englab-itest-project/englab"
+    )
+    assert not (home / ".config").exists(), "preflight wrote into a secrets directory"
+
+    extra = {
+        "mlops_target": "gcp",
+        "mlops_gcp_project": "englab-itest-project",
+        "mlops_gcp_region": "us_central1",
+    }
+    refused = playbook(PROVISION, extra, env=env)
+    assert_clean_failure(
+        refused, "mlops_gcp_region must be a Google Cloud region such as europe-west1", '"us_central1"'
+    )
+    assert not (home / ".config").exists(), sorted(str(p) for p in home.rglob("*"))

@@ -105,8 +105,11 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
         assert facts["mlops_artifact_destination"] == "gs://englab-itest-project-mlflow-artifacts"
         assert facts["mlops_repository_login"] == "gcp_token"
         assert facts["mlops_secrets_dir"] == str(work / "secrets")
-    # State lives in the controller working copy, not in the root the role was pointed at.
+    # State lives in the controller working copy, not in the root the role was pointed at: the root
+    # declares backend "gcs" {} and mlops_gcp_state_bucket is empty, so the role made it local.
     assert state_instances(work) == 4
+    override = (work / "secrets" / "terraform" / "englab_backend_override.tf").read_text()
+    assert 'backend "local" {}' in override and "gcs" not in override.split("terraform {", 1)[1]
     assert not (FIXTURES / "terraform" / "contract" / "terraform.tfstate").exists()
 
     second = playbook(CONTRACT_REPORT, extra)
@@ -142,7 +145,10 @@ def test_awx_google_credential_reaches_terraform(tool_env, playbook, tmp_path):
         for key, value in tool_env.items()
         if key not in {"GOOGLE_APPLICATION_CREDENTIALS", "GCP_SERVICE_ACCOUNT_FILE", "GOOGLE_CLOUD_PROJECT"}
     }
-    env.update(GCE_CREDENTIALS_FILE_PATH="/runner/env/sa.json", GCP_PROJECT="awx-project")
+    # A user's ADC file: a known credentials type (checked by preflight) that names no OS Login user.
+    credentials = tmp_path / "adc.json"
+    credentials.write_text(json.dumps({"type": "authorized_user", "client_id": "x", "refresh_token": "y"}))
+    env.update(GCE_CREDENTIALS_FILE_PATH=str(credentials), GCP_PROJECT="awx-project")
     extra = {
         "mlops_target": "gcp",
         "mlops_name_prefix": PREFIX,
@@ -157,5 +163,5 @@ def test_awx_google_credential_reaches_terraform(tool_env, playbook, tmp_path):
     result = playbook(DESTROY, extra, env=env)
     assert result.rc == 0, result.output
     lines = set(log.read_text().split())
-    assert "GOOGLE_APPLICATION_CREDENTIALS=/runner/env/sa.json" in lines
+    assert f"GOOGLE_APPLICATION_CREDENTIALS={credentials}" in lines
     assert "GOOGLE_PROJECT=awx-project" in lines

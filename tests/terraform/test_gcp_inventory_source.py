@@ -156,7 +156,7 @@ def test_source_gives_the_contracts_hosts_and_connection(listed: dict) -> None:
     expected = contract_hosts(
         listed["outputs"],
         "gcp",
-        secrets_dir=f"{listed['home']}/.config/englab-mlops/englab",
+        secrets_dir=f"{listed['home']}/.config/englab-mlops/gcp/{PROJECT}/englab",
         connection="iap",
         ssh_user=f"sa_{CLIENT_ID}",  # what the provision role derives from the same key
         ssh_private_key_file=KEY,
