@@ -58,6 +58,13 @@ def render(root: Path = ROOT) -> str:
         "provision stage ([inventory-contract.md](inventory-contract.md)); every other variable",
         "starts with its role's name.",
         "",
+        "Every playbook of the collection first runs `englab.mlops.check_variables`: a variable",
+        "named `mlops_*` or with a role's prefix that is not listed here (nor a contract fact) is",
+        "refused before anything changes, with the closest name suggested",
+        "(`unknown variable mlops_targt: did you mean mlops_target?`), and a wrong value stops",
+        "with one line naming the variable, what is allowed and the value given. Run it first in",
+        "your own playbooks that apply the roles.",
+        "",
     ]
     roles = sorted(p.parents[1].name for p in root.glob("roles/*/meta/argument_specs.yml"))
     lines += ["Roles: " + ", ".join(f"[{r}](#{r})" for r in roles) + ".", ""]

@@ -46,6 +46,26 @@ SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
+# The facts contract_hosts sets on every host (docs/inventory-contract.md); the connection
+# variables (ansible_*) are Ansible's own.
+CONTRACT_FACTS = (
+    "mlops_target",
+    "mlops_name_prefix",
+    "mlops_node_role",
+    "mlops_internal_address",
+    "mlops_tracking_host",
+    "mlops_tracking_url",
+    "mlops_db_host",
+    "mlops_db_port",
+    "mlops_db_name",
+    "mlops_db_user",
+    "mlops_db_password_secret",
+    "mlops_db_sslmode",
+    "mlops_artifact_destination",
+    "mlops_repository_url",
+    "mlops_repository_login",
+    "mlops_secrets_dir",
+)
 DOCKER_CONNECTION = "community.docker.docker"
 NODE_PYTHON = "/usr/bin/python3"
 

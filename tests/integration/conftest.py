@@ -30,6 +30,8 @@ PREFIX = "englab-itest-"
 EXERCISED = (
     "roles/provision",
     "plugins/action/terraform.py",
+    "plugins/action/check_variables.py",
+    "plugins/module_utils/variable_check.py",
     "plugins/filter/contract_hosts.py",
     "plugins/filter/gcp_input_problems.py",
     "plugins/module_utils/gcp_inputs.py",

@@ -146,6 +146,8 @@ def test_gcp_hosts_groups_and_facts():
     for host in hosts.values():
         facts = {key: value for key, value in host["vars"].items() if key.startswith("mlops_")}
         assert set(facts) == CONTRACT_FACTS
+        # englab.mlops.check_variables accepts these names from this constant.
+        assert set(facts) == set(ic.CONTRACT_FACTS)
         assert facts["mlops_target"] == "gcp"
         assert facts["mlops_tracking_host"] == "10.10.0.3"
         assert facts["mlops_db_port"] == 5432
