@@ -8,6 +8,7 @@ serving port the local target publishes on 127.0.0.1.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import threading
@@ -15,11 +16,26 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import Platform, recap
 
 MODEL = "englab-diabetes"
+
+
+def _model_repository(name: str) -> str:
+    """The repository the serving node pushes a model's images to (plugins/module_utils/model_naming.py)."""
+    path = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "model_naming.py"
+    spec = importlib.util.spec_from_file_location("englab_model_naming", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.model_repository(name)
+
+
+# One repository per exact model name: a readable slug and a hash, e.g. englab-diabetes-<12 hex digits>.
+REPOSITORY = _model_repository(MODEL)
 STATE_FILE = "/var/lib/englab-serving/state.json"  # roles/serving_node/vars/main.yml
 REGISTRY_CA = "/etc/docker/registry/tls/ca.crt"  # roles/repository/vars/main.yml
 
@@ -136,7 +152,7 @@ def test_image_is_in_the_repository_and_the_container_runs_from_it(
 ):
     registry = platform.node("englab-repository") + ":5000"
     user = "englab:" + (platform.secrets_dir / "repository_user_englab").read_text().strip()
-    url = f"https://{registry}/v2/{MODEL}/tags/list"
+    url = f"https://{registry}/v2/{REPOSITORY}/tags/list"
     curl = ("curl", "-sS", "--cacert", REGISTRY_CA)
     anonymous = platform.exec("englab-repository", *curl, "-o", "/dev/null", "-w", "%{http_code}", url)
     assert anonymous.stdout == "401"
@@ -145,9 +161,9 @@ def test_image_is_in_the_repository_and_the_container_runs_from_it(
     assert versions["champion"] in json.loads(listing.stdout)["tags"]
     slot = served(platform)["slot"]
     info = json.loads(platform.exec("serving-node", "docker", "inspect", f"englab-model-{slot}").stdout)[0]
-    assert info["Config"]["Image"] == f"{registry}/{MODEL}:{versions['champion']}"
+    assert info["Config"]["Image"] == f"{registry}/{REPOSITORY}:{versions['champion']}"
     image = json.loads(platform.exec("serving-node", "docker", "image", "inspect", info["Image"]).stdout)[0]
-    assert any(d.startswith(f"{registry}/{MODEL}@sha256:") for d in image["RepoDigests"])
+    assert any(d.startswith(f"{registry}/{REPOSITORY}@sha256:") for d in image["RepoDigests"])
     assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert info["HostConfig"]["Memory"] > 0 and info["HostConfig"]["NanoCpus"] > 0
     assert any(e.startswith("WEB_CONCURRENCY=") and int(e.split("=")[1]) >= 1 for e in info["Config"]["Env"])

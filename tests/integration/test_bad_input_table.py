@@ -429,6 +429,45 @@ TABLE = [
         "latest",
         "either serving_node_model_alias or serving_node_model_version (a version number)",
     ),
+    # Issue 15: a model name MLflow refuses stops every entry point before the node is reached.
+    case(
+        "role:serving_node:deploy",
+        "serving_node_model_name",
+        "team/diabetes",
+        "serving_node_model_name must be a registered model name MLflow accepts: not blank, no '/' or ':'",
+    ),
+    case(
+        "role:serving_node:deploy",
+        "serving_node_model_name",
+        "..diabetes",
+        "(a registered model name cannot be '.' or start with '..'); got '..diabetes'",
+    ),
+    case(
+        "role:serving_node:rollback",
+        "serving_node_model_name",
+        "diabetes:v1",
+        "(a registered model name cannot contain '/' or ':'); got 'diabetes:v1'",
+    ),
+    case(
+        "role:serving_node:undeploy",
+        "serving_node_model_name",
+        "   ",
+        "serving_node_model_name must be a registered model name MLflow accepts",
+        label="serving_node_model_name=blank",
+    ),
+    case(
+        "role:train",
+        "train_model_name",
+        "team/diabetes",
+        "train_model_name must be a registered model name MLflow accepts: not blank, no '/' or ':'",
+    ),
+    case(
+        "role:train",
+        "train_model_name",
+        "x" * 257,
+        "(a registered model name has at most 256 characters, this one has 257)",
+        label="train_model_name=257-characters",
+    ),
     case(
         "role:training_node",
         "training_node_tracking_url",

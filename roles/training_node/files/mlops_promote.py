@@ -108,6 +108,10 @@ def main() -> int:
     except PromoteError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except MlflowException as exc:
+        # What the tracking server refused (a model name with '/', say): its message, not a traceback.
+        print(f"MLflow refused: {exc.message}", file=sys.stderr)
+        return 2
     return 0
 
 
