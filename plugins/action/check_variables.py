@@ -6,7 +6,9 @@
 Runs on the controller as the first task of every playbook of the collection. The names a
 play sees (extra vars, inventory and play vars, defaults of the play's roles) are compared
 with the documented set of the installed collection; the values of documented ones are
-validated with the roles' own argument specs, so a wrong value stops with one short line.
+validated with the roles' own argument specs, so a wrong value stops with one short line, and then
+with the rules of plugins/module_utils/input_rules.py (ports that collide, CA certificate files, image
+references, memory and CPU limits, URLs).
 Logic in plugins/module_utils/variable_check.py; documentation in
 plugins/modules/check_variables.py.
 """
@@ -19,7 +21,7 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.englab.mlops.plugins.module_utils import variable_check
+from ansible_collections.englab.mlops.plugins.module_utils import input_rules, variable_check
 
 # plugins/action/ -> the collection's root, where roles/*/meta/argument_specs.yml live.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -49,7 +51,13 @@ class ActionModule(ActionBase):
         documented = variable_check.documented_variables(specs)
         unknown = variable_check.unknown_variables(task_vars, documented)
         given = [name for name in task_vars if variable_check.in_namespace(name) and name in documented]
-        errors = variable_check.value_errors(specs, self._values(given, task_vars))
+        values = self._values(given, task_vars)
+        errors = variable_check.value_errors(specs, values)
+        if not errors:
+            # Rules the argument specs cannot express (collisions, files, images, limits, URLs), on values
+            # of the right type only.
+            defaults = variable_check.literal_defaults(COLLECTION_ROOT)
+            errors = input_rules.value_problems(values, defaults)
         result["changed"] = False
         result["unknown_variables"] = [name for name, _suggested in unknown]
         if unknown or errors:

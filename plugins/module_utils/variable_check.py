@@ -102,6 +102,27 @@ def unknown_message(name, suggested):
     return "unknown variable %s: no englab.mlops role documents it (see docs/variables.md)" % name
 
 
+def literal_defaults(collection_root):
+    """{name: value} of the roles' defaults that are no template: the partners a given port collides with."""
+    defaults = {}
+    roles_dir = os.path.join(collection_root, "roles")
+    for role in sorted(os.listdir(roles_dir)):
+        path = os.path.join(roles_dir, role, "defaults", "main.yml")
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        for name, value in data.items():
+            if "{{" not in _text(value):
+                defaults[name] = value
+    return defaults
+
+
+def _text(value):
+    """The value as text, to tell a template from a literal."""
+    return value if isinstance(value, str) else repr(value)
+
+
 def value_specs(specs):
     """One argument spec per role entry point, reduced to what a value may be."""
     reduced = []

@@ -53,6 +53,22 @@ def test_a_typo_is_refused_with_the_suggestion():
     assert result["changed"] is False
 
 
+def test_a_port_colliding_with_a_default_of_another_role_is_refused():
+    # tracking_server_instances defaults to 2 (roles/tracking_server/defaults): 442-443 holds nginx's 443.
+    result = run({"mlops_target": "local", "tracking_server_port": 442})
+    assert result["failed"] is True
+    assert result["msg"] == (
+        "tracking_server_port to tracking_server_port + tracking_server_instances - 1 (the MLflow instances, "
+        "442-443) must not include tracking_server_https_port, got 443. Nothing was changed."
+    )
+
+
+def test_value_rules_run_only_on_values_of_the_right_type():
+    result = run({"serving_node_cpus": "two"})
+    assert result["failed"] is True
+    assert "serving_node_cpus" in result["msg"] and "positive number" not in result["msg"]
+
+
 def test_a_wrong_value_is_refused_in_one_line_without_the_spec():
     # Templated first, as the role's validation does (playbook and -e values are trusted templates).
     result = run({"mlops_target": trust_as_template("{{ wanted }}"), "wanted": "aws"})
