@@ -62,8 +62,10 @@ playbook() { # name log [more ansible-playbook args]
     ansible-playbook "$name" -e "$vars" "$@" >"$logs/$log.log" 2>&1
 }
 
-destroy() { # log
-    playbook englab.mlops.destroy "$1" -e mlops_destroy_data=true
+destroy() { # log [more ansible-playbook args]
+    local log="$1"
+    shift
+    playbook englab.mlops.destroy "$log" -e mlops_destroy_data=true "$@"
 }
 
 # Wall time of one site run in seconds; fails the script when the run fails.
@@ -126,7 +128,8 @@ site_baseline() { # log
 }
 
 echo "== from nothing: destroying any earlier $prefix platform with its data"
-destroy destroy-before
+# The earlier platform's secrets may be gone already: destroy it by its names alone.
+destroy destroy-before -e provision_existing_platform=false
 rm -rf "$secrets" "$work/facts"
 mkdir -p -m 0700 "$secrets"
 trap cleanup EXIT

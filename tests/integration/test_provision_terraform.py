@@ -159,7 +159,9 @@ def test_awx_google_credential_reaches_terraform(tool_env, playbook, tmp_path):
             "node_ips": {"training": "10.9.0.2", "tracking": "10.9.0.3", "serving": "10.9.0.4"}
         },
     }
-    # Destroy on an empty state runs Terraform (init, destroy plan, destroy) without any node.
+    # Destroy on an empty state runs Terraform (init, destroy plan, destroy) without any node; the
+    # platform's secrets directory holds its (empty) Terraform working copy, as destroy requires.
+    (tmp_path / "secrets" / "terraform").mkdir(parents=True)
     result = playbook(DESTROY, extra, env=env)
     assert result.rc == 0, result.output
     lines = set(log.read_text().split())
