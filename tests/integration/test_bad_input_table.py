@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -105,6 +107,10 @@ class Case:
     facts: bool = False  # the role reads ansible_facts before it checks the value
     extra: dict[str, Any] = field(default_factory=dict)  # legal settings the row needs besides the bad one
     label: str = ""  # what the row means, when the value alone does not say it
+    hold_port: int = 0  # a port another process holds on 127.0.0.1 during the run
+    secrets: tuple[str, ...] | None = (
+        None  # files the run's secrets directory holds before the run (it exists)
+    )
 
     @property
     def id(self) -> str:
@@ -124,6 +130,13 @@ IMPORT_PROVISION = {
     f"englab.mlops.{name}" for name in ("provision", "deploy", "rollback", "undeploy", "train")
 }
 ARGSPEC_INT = "is of type str and we were unable to convert to int"
+# A PEM certificate with basicConstraints CA:FALSE: a server's certificate given where a CA belongs.
+LEAF = str(REPO / "tests" / "fixtures" / "leaf_not_ca.pem")
+# Ports a row's own socket holds while the playbook runs (not the defaults: a platform may run here).
+HELD_TRACKING_PORT, HELD_SERVING_PORT = 47613, 47614
+# The run's secrets directory, in a mlops_secrets_dir value.
+SECRETS = "{secrets}"
+NOTHING = "Nothing was changed."
 
 TABLE = [
     # --- playbooks -------------------------------------------------------------------------------------
@@ -347,6 +360,299 @@ TABLE = [
         2,
         "unknown variable tracking_server_instance: did you mean tracking_server_instances?",
     ),
+    # Issue 15: every other rule is judged up front on every entry point that uses the value, naming the
+    # variable, the allowed form and the value given (englab.mlops.check_variables, provision preflight).
+    # Ports that collide: the controller's published pair, a port another process holds, each node's own.
+    *[
+        case(
+            entry,
+            name,
+            value,
+            "mlops_local_tracking_port and mlops_local_serving_port must be different ports (both published on "
+            f"127.0.0.1), both are {value}. {NOTHING}",
+        )
+        for entry, name, value in (
+            ("englab.mlops.provision", "mlops_local_serving_port", 8443),
+            ("englab.mlops.site", "mlops_local_serving_port", 8443),
+            ("englab.mlops.deploy", "mlops_local_tracking_port", 8080),
+            ("englab.mlops.train", "mlops_local_tracking_port", 8080),
+        )
+    ],
+    *[
+        case(
+            entry,
+            name,
+            port,
+            f"{name} must be a port free on the controller's 127.0.0.1 (or held by this platform's own "
+            f"container), got {port}, which another process or platform holds. {NOTHING}",
+            hold_port=port,
+            label=f"{name}={port}-held-by-another-process",
+        )
+        for entry, name, port in (
+            ("englab.mlops.provision", "mlops_local_tracking_port", HELD_TRACKING_PORT),
+            ("englab.mlops.provision", "mlops_local_serving_port", HELD_SERVING_PORT),
+            ("englab.mlops.site", "mlops_local_serving_port", HELD_SERVING_PORT),
+            ("englab.mlops.deploy", "mlops_local_serving_port", HELD_SERVING_PORT),
+            ("englab.mlops.rollback", "mlops_local_tracking_port", HELD_TRACKING_PORT),
+        )
+    ],
+    case(
+        "englab.mlops.provision",
+        "tracking_server_port",
+        443,
+        "tracking_server_port to tracking_server_port + tracking_server_instances - 1 (the MLflow instances, "
+        f"443-444) must not include tracking_server_https_port, got 443. {NOTHING}",
+    ),
+    case(
+        "englab.mlops.site",
+        "tracking_server_instances",
+        8,
+        "(the MLflow instances, 80-87) must not include tracking_server_http_port, got 80.",
+        extra={"tracking_server_port": 80},
+        label="tracking_server_port=80-instances=8",
+    ),
+    case(
+        "englab.mlops.site",
+        "tracking_server_port",
+        21,
+        "(the MLflow instances, 21-22) must not include the tracking node's sshd, got 22.",
+    ),
+    *[
+        case(
+            entry,
+            "serving_node_proxy_port",
+            22,
+            "serving_node_proxy_port and the serving node's sshd must be different ports (on the serving node), "
+            f"both are 22. {NOTHING}",
+        )
+        for entry in (
+            "englab.mlops.site",
+            "englab.mlops.deploy",
+            "englab.mlops.rollback",
+            "englab.mlops.undeploy",
+        )
+    ],
+    case(
+        "englab.mlops.deploy",
+        "serving_node_proxy_port",
+        8081,
+        "serving_node_proxy_port and serving_node_slot_ports.blue must be different ports (on the serving node), "
+        "both are 8081.",
+    ),
+    case(
+        "englab.mlops.undeploy",
+        "serving_node_slot_ports",
+        {"blue": 22, "green": 8082},
+        "serving_node_slot_ports.blue and the serving node's sshd must be different ports",
+        label="serving_node_slot_ports.blue=22",
+    ),
+    case(
+        "englab.mlops.site",
+        "database_port",
+        22,
+        "database_port and the database node's sshd must be different ports (on the database node), both are 22.",
+    ),
+    case(
+        "englab.mlops.site",
+        "repository_port",
+        22,
+        "repository_port and the repository node's sshd must be different ports",
+    ),
+    # Images: an empty or malformed reference is refused before any container is touched.
+    *[
+        case(
+            entry,
+            name,
+            value,
+            f"{name} must be a Docker image reference, [registry[:port]/]name[:tag][@digest] with a lower-case "
+            f"name (e.g. englab/node:bookworm), got '{value}'. {NOTHING}",
+            label=label,
+        )
+        for entry, name, value, label in (
+            ("englab.mlops.provision", "mlops_node_image", "", "mlops_node_image=empty"),
+            ("englab.mlops.site", "mlops_node_image", "", "mlops_node_image=empty"),
+            ("englab.mlops.destroy", "mlops_node_image", "", "mlops_node_image=empty"),
+            ("englab.mlops.deploy", "mlops_node_image", "englab/Node:bookworm", ""),
+            ("englab.mlops.provision", "mlops_node_image", "englab/node:", ""),
+            ("englab.mlops.train", "mlops_node_image", "englab node", ""),
+            ("englab.mlops.deploy", "serving_node_base_image", "python:3.11 slim", ""),
+            ("englab.mlops.site", "serving_node_base_image", "python@sha256:1234", ""),
+        )
+    ],
+    # Extra CA certificates: a missing file, a file that is not PEM, a PEM that is not a CA.
+    *[
+        case(
+            entry,
+            name,
+            [path],
+            f"{name} must list a PEM file of CA certificates (basicConstraints CA:TRUE) on the controller; '{path}' "
+            f"{problem}",
+            label=f"{name}={label}",
+        )
+        for entry, name, path, problem, label in (
+            (
+                "englab.mlops.site",
+                "common_extra_ca_certificates",
+                "/nonexistent/englab-ca.crt",
+                "does not exist.",
+                "missing",
+            ),
+            (
+                "englab.mlops.provision",
+                "common_extra_ca_certificates",
+                "/nonexistent/englab-ca.crt",
+                "does not exist.",
+                "missing",
+            ),
+            (
+                "englab.mlops.site",
+                "common_extra_ca_certificates",
+                "/etc/hostname",
+                "is not a PEM certificate.",
+                "not-pem",
+            ),
+            (
+                "englab.mlops.site",
+                "common_extra_ca_certificates",
+                LEAF,
+                "holds a certificate that is not a CA",
+                "not-a-ca",
+            ),
+            (
+                "englab.mlops.site",
+                "serving_node_extra_ca_certificates",
+                LEAF,
+                "holds a certificate that is not a CA",
+                "not-a-ca",
+            ),
+            (
+                "englab.mlops.deploy",
+                "serving_node_extra_ca_certificates",
+                "/etc/hostname",
+                "is not a PEM certificate.",
+                "not-pem",
+            ),
+            (
+                "englab.mlops.deploy",
+                "serving_node_extra_ca_certificates",
+                LEAF,
+                "holds a certificate that is not a CA",
+                "not-a-ca",
+            ),
+            (
+                "englab.mlops.rollback",
+                "serving_node_extra_ca_certificates",
+                "/nonexistent/englab-ca.crt",
+                "does not exist.",
+                "missing",
+            ),
+        )
+    ],
+    # Memory and CPU limits of the model containers.
+    *[
+        case(
+            entry,
+            "serving_node_memory",
+            value,
+            "serving_node_memory must be a Docker memory size, a number with an optional unit b, k, m or g (e.g. "
+            f"512m, 2g), at least 64m (a model server cannot start in less), got '{value}'. {NOTHING}",
+        )
+        for entry, value in (
+            ("englab.mlops.deploy", "10m"),
+            ("englab.mlops.deploy", "2 gigs"),
+            ("englab.mlops.rollback", "1.5x"),
+            ("englab.mlops.site", "32m"),
+            ("englab.mlops.provision", "-1g"),
+        )
+    ],
+    *[
+        case(
+            entry,
+            "serving_node_cpus",
+            value,
+            f"serving_node_cpus must be a positive number of CPUs such as 0.5 or 2, got {value}. {NOTHING}",
+        )
+        for entry, value in (
+            ("englab.mlops.deploy", 0),
+            ("englab.mlops.rollback", -1),
+            ("englab.mlops.site", -0.5),
+        )
+    ],
+    # URLs the user gives: http(s) with a host (the tracking URLs of the nodes: https).
+    *[
+        case(
+            entry,
+            name,
+            value,
+            f"{name} must be an {allowed} URL with a host",
+        )
+        for entry, name, value, allowed in (
+            (
+                "englab.mlops.site",
+                "docker_engine_apt_repository_url",
+                "download.docker.com/linux/debian",
+                "http:// or https://",
+            ),
+            (
+                "englab.mlops.site",
+                "docker_engine_apt_key_url",
+                "ftp://download.docker.com/gpg",
+                "http:// or https://",
+            ),
+            ("englab.mlops.site", "smoke_serving_public_url", "localhost:8080", "http:// or https://"),
+            ("englab.mlops.site", "smoke_tracking_public_url", "https://:8443", "http:// or https://"),
+            (
+                "englab.mlops.deploy",
+                "serving_node_gcp_token_url",
+                "metadata.google.internal/token",
+                "http:// or https://",
+            ),
+            ("englab.mlops.deploy", "serving_node_tracking_url", "https://", "https://"),
+            ("englab.mlops.rollback", "serving_node_tracking_url", "http://tracking-node", "https://"),
+            ("englab.mlops.train", "training_node_tracking_url", "https:///mlflow", "https://"),
+            ("englab.mlops.site", "training_node_tracking_url", "https://tracking-node:port", "https://"),
+        )
+    ],
+    # Secrets directory: entry points that act on an existing platform refuse one without its secrets.
+    *[
+        case(
+            entry,
+            "mlops_secrets_dir",
+            SECRETS,
+            f"mlops_secrets_dir must be the controller directory of an existing platform, holding {holding}; got "
+            f"'{SECRETS}', {problem}",
+            secrets=files,
+            label=label,
+        )
+        for entry, holding, files, problem, label in (
+            ("englab.mlops.deploy", "tracking_admin", None, "which does not exist", "missing"),
+            ("englab.mlops.rollback", "tracking_admin", None, "which does not exist", "missing"),
+            ("englab.mlops.undeploy", "tracking_admin", None, "which does not exist", "missing"),
+            ("englab.mlops.train", "tracking_admin", None, "which does not exist", "missing"),
+            (
+                "englab.mlops.destroy",
+                "tracking_admin or known_hosts or ssh_login_ed25519 or terraform",
+                None,
+                "which does not exist",
+                "missing",
+            ),
+            (
+                "englab.mlops.deploy",
+                "tracking_admin",
+                ("known_hosts",),
+                "which holds none of them",
+                "without-tracking_admin",
+            ),
+            ("englab.mlops.train", "tracking_admin", (), "which holds none of them", "empty"),
+            (
+                "englab.mlops.destroy",
+                "tracking_admin or known_hosts or ssh_login_ed25519 or terraform",
+                ("db_password",),
+                "which holds none of them",
+                "without-platform-files",
+            ),
+        )
+    ],
     # --- roles -----------------------------------------------------------------------------------------
     case(
         "role:common",
@@ -603,6 +909,7 @@ def run_ansible(c: Case, tmp_path: Path, tool_env: dict[str, str], secrets: Path
         argv = [ansible_playbook, "-i", str(inventory), str(play)]
     else:
         extra = {"mlops_name_prefix": PREFIX, "mlops_secrets_dir": str(secrets), **c.extra, **c.variables}
+        extra = {k: str(secrets) if v == SECRETS else v for k, v in extra.items()}
         argv = [ansible_playbook, c.entry]
         if c.entry in IMPORT_PROVISION:
             # Only the checks: a value preflight lets through must not bring up a platform here.
@@ -674,14 +981,26 @@ def terraform_outcomes(scratch: Any) -> Iterator[dict[tuple[str, str], PlanOutco
     assert state == [], f"a plan wrote Terraform state: {state}"
 
 
-def leftovers(secrets: Path) -> list[str]:
-    """What the run left behind: Docker objects with PREFIX, files in its secrets directory."""
+def leftovers(secrets: Path, before: tuple[str, ...] = ()) -> list[str]:
+    """What the run left behind: Docker objects with PREFIX, files in its secrets directory (beyond before)."""
     left = [
         f"{kind} {name}" for kind in ("container", "network", "volume") for name in docker_names(kind, PREFIX)
     ]
     if secrets.exists():
-        left += [f"file {p.relative_to(secrets)}" for p in sorted(secrets.rglob("*")) if not p.is_dir()]
+        left += [
+            f"file {p.relative_to(secrets)}"
+            for p in sorted(secrets.rglob("*"))
+            if not p.is_dir() and str(p.relative_to(secrets)) not in before
+        ]
     return left
+
+
+def held(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:port: the user's own process holding a port the platform wants."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    return holder
 
 
 @pytest.fixture
@@ -704,13 +1023,19 @@ def test_bad_input_is_refused_clearly(
         # Only variable validation may fail: a refusal for another reason proves nothing about this row.
         assert all(e.startswith("Invalid value for variable") for e in messages), messages
     else:
-        result = run_ansible(c, tmp_path, tool_env, secrets)
+        if c.secrets is not None:
+            secrets.mkdir(mode=0o700)
+            for name in c.secrets:
+                (secrets / name).write_text("")
+        with closing(held(c.hold_port)) if c.hold_port else nullcontext():
+            result = run_ansible(c, tmp_path, tool_env, secrets)
         rc, output, messages = result.rc, result.output, [result.output]
+        c = Case(**{**c.__dict__, "fragment": c.fragment.replace(SECRETS, str(secrets))})
 
     assert "Traceback" not in output, output[-4000:]
     assert "Unexpected Exception" not in output, output[-4000:]
     if rc == 0 or not any(c.fragment in m for m in messages):
         raise NotRefused(f"rc={rc}, expected {c.fragment!r} in:\n{output[-4000:]}")
-    left = leftovers(secrets)
+    left = leftovers(secrets, c.secrets or ())
     if left:
         raise LeftBehind(f"refused, but left behind: {left}")
