@@ -622,7 +622,7 @@ TABLE = [
             f"mlops_secrets_dir must be the controller directory of an existing platform, holding {holding}; got "
             f"'{SECRETS}', {problem}",
             secrets=files,
-            label=label,
+            label=f"mlops_secrets_dir={label}",
         )
         for entry, holding, files, problem, label in (
             ("englab.mlops.deploy", "tracking_admin", None, "which does not exist", "missing"),
