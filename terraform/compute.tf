@@ -50,8 +50,8 @@ resource "google_compute_instance" "node" {
   }
 
   service_account {
-    email = google_service_account.mlflow_data.email
-    # Access is decided by the service account's IAM grants (iam.tf), as Google recommends.
+    email = google_service_account.node[each.key].email
+    # Access is decided by this node's own service account's IAM grants (iam.tf), as Google recommends.
     scopes = ["cloud-platform"]
   }
 
