@@ -180,4 +180,9 @@ resource "google_service_networking_connection" "sql" {
   network                 = google_compute_network.vpc.id
   service                 = "servicenetworking.googleapis.com"
   reserved_peering_ranges = [google_compute_global_address.sql_peering.name]
+
+  # Deleting the peering right after the Cloud SQL instance fails ("producer services still
+  # using this connection") for days; abandoning it lets destroy complete, and the peering goes
+  # with the VPC, which destroy deletes next.
+  deletion_policy = "ABANDON"
 }

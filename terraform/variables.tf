@@ -140,6 +140,17 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "destroy_data" {
+  description = "Let destroy delete the artifact bucket with every artifact in it (force_destroy). Needs deletion_protection = false, and must be applied before the destroy: Terraform destroys with the value in state."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.destroy_data || !var.deletion_protection
+    error_message = "destroy_data: true is refused while deletion_protection is true (given destroy_data = true, deletion_protection = true); set deletion_protection = false too."
+  }
+}
+
 variable "enable_apis" {
   description = "Enable the Google Cloud APIs the platform needs (left enabled on destroy)."
   type        = bool

@@ -325,3 +325,26 @@ def test_user_labels_reach_every_labelled_resource(custom_plan: dict) -> None:
         assert r["values"]["labels"]["team"] == "mlops", r["address"]
     db = by_type(custom_plan, "google_sql_database_instance")[0]["values"]
     assert db["settings"][0]["user_labels"]["team"] == "mlops"
+
+
+def test_service_networking_peering_is_abandoned_on_destroy(planned: Planned) -> None:
+    assert one(planned, "google_service_networking_connection")["deletion_policy"] == "ABANDON"
+
+
+def test_destroy_data_lets_destroy_delete_the_bucket(scratch: Workdir) -> None:
+    """The default keeps artifacts (test_bucket_is_private_and_versioned); destroy_data opts in."""
+    plan_file = scratch.path / "destroy-data.tfplan"
+    scratch.run(
+        "plan",
+        "-no-color",
+        "-input=false",
+        "-lock=false",
+        f"-out={plan_file}",
+        f"-var=project_id={PROJECT}",
+        "-var=deletion_protection=false",
+        "-var=destroy_data=true",
+    )
+    plan = json.loads(scratch.run("show", "-json", str(plan_file)).stdout)
+    assert by_type(plan, "google_storage_bucket")[0]["values"]["force_destroy"] is True
+    db = by_type(plan, "google_sql_database_instance")[0]["values"]
+    assert db["deletion_protection"] is False

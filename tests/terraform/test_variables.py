@@ -43,6 +43,7 @@ BAD = [
     ("serving_port", "80", "serving_port: an unprivileged port"),
     ("artifact_bucket_name", "Bad_Bucket", "artifact_bucket_name: 3-63 characters"),
     ("db_backup_start_time", "25:00", "db_backup_start_time: HH:MM"),
+    ("destroy_data", "true", "destroy_data: true is refused while deletion_protection is true"),
 ]
 
 
