@@ -65,7 +65,7 @@ resource "google_compute_instance" "node" {
 
   scheduling {
     # GPUs cannot live-migrate: Compute Engine requires TERMINATE on host maintenance.
-    on_host_maintenance = each.value.gpu_count > 0 ? "TERMINATE" : "MIGRATE"
+    on_host_maintenance = each.value.gpus ? "TERMINATE" : "MIGRATE"
     automatic_restart   = true
     preemptible         = false
   }
