@@ -182,7 +182,7 @@ resource "google_service_networking_connection" "sql" {
   reserved_peering_ranges = [google_compute_global_address.sql_peering.name]
 
   # Deleting the peering right after the Cloud SQL instance fails ("producer services still
-  # using this connection") for days; abandoning it lets destroy complete, and the peering goes
-  # with the VPC, which destroy deletes next.
+  # using this connection") until Google has released the instance's resources, which can take a
+  # while; abandoning it lets destroy complete, and the peering goes with the VPC, deleted next.
   deletion_policy = "ABANDON"
 }
