@@ -50,8 +50,8 @@ resource "google_compute_instance" "node" {
   }
 
   service_account {
-    email = google_service_account.mlflow_data.email
-    # Access is decided by the service account's IAM grants (iam.tf), as Google recommends.
+    email = google_service_account.node[each.key].email
+    # Access is decided by this node's own service account's IAM grants (iam.tf), as Google recommends.
     scopes = ["cloud-platform"]
   }
 
@@ -65,7 +65,7 @@ resource "google_compute_instance" "node" {
 
   scheduling {
     # GPUs cannot live-migrate: Compute Engine requires TERMINATE on host maintenance.
-    on_host_maintenance = each.value.gpu_count > 0 ? "TERMINATE" : "MIGRATE"
+    on_host_maintenance = each.value.gpus ? "TERMINATE" : "MIGRATE"
     automatic_restart   = true
     preemptible         = false
   }

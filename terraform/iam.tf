@@ -1,60 +1,54 @@
-# One identity for the platform's nodes, holding only what MLflow needs, each grant scoped to
-# its resource where Google Cloud allows it.
-resource "google_service_account" "mlflow_data" {
-  account_id   = "${var.prefix}mlflow-data"
-  display_name = "englab MLflow platform nodes"
-  description  = "Used by training-node, tracking-node and serving-node; least privilege."
+# One identity per node, each holding only what that node uses, every grant scoped to its resource
+# where Google Cloud allows it. No Cloud SQL role: the tracking node reaches the database over its
+# private IP with password authentication, which needs no IAM.
+#   tracking-node: the database password secret (accessor), the artifact bucket (object admin)
+#   serving-node:  the Docker repository (writer: push and pull its images)
+#   training-node: nothing beyond logs and metrics (artifacts go through the tracking server)
+resource "google_service_account" "node" {
+  for_each = local.nodes
+
+  account_id   = "${var.prefix}${each.value.group}-sa"
+  display_name = "englab MLflow ${each.key}"
+  description  = "Identity of ${var.prefix}${each.key} only; least privilege."
 }
 
 locals {
-  mlflow_data_member = "serviceAccount:${google_service_account.mlflow_data.email}"
+  node_member = { for key, sa in google_service_account.node : key => "serviceAccount:${sa.email}" }
+
+  # Logging and monitoring agents run on every node; these roles only exist at project level.
+  agent_roles = ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
+  agent_grants = {
+    for pair in setproduct(keys(local.nodes), local.agent_roles) :
+    "${pair[0]}/${pair[1]}" => { node = pair[0], role = pair[1] }
+  }
 }
 
-resource "google_storage_bucket_iam_member" "artifacts_object_admin" {
+resource "google_storage_bucket_iam_member" "tracking_artifacts" {
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectAdmin"
-  member = local.mlflow_data_member
+  member = local.node_member["tracking-node"]
 }
 
-# Writer includes reader: serving-node pushes and pulls images, training-node may pull.
-resource "google_artifact_registry_repository_iam_member" "repository_writer" {
+resource "google_secret_manager_secret_iam_member" "tracking_db_password" {
+  project   = google_secret_manager_secret.db_password.project
+  secret_id = google_secret_manager_secret.db_password.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.node_member["tracking-node"]
+}
+
+# Writer includes reader: serving-node pushes and pulls its images, in this repository only.
+resource "google_artifact_registry_repository_iam_member" "serving_repository" {
   project    = google_artifact_registry_repository.docker.project
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.writer"
-  member     = local.mlflow_data_member
+  member     = local.node_member["serving-node"]
 }
 
-resource "google_secret_manager_secret_iam_member" "db_password_accessor" {
-  project   = google_secret_manager_secret.db_password.project
-  secret_id = google_secret_manager_secret.db_password.secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = local.mlflow_data_member
-}
+resource "google_project_iam_member" "agent" {
+  for_each = local.agent_grants
 
-# Cloud SQL client is granted on the project (Cloud SQL has no instance-level IAM policy), narrowed
-# by an IAM condition to this platform's instance.
-resource "google_project_iam_member" "cloudsql_client" {
   project = var.project_id
-  role    = "roles/cloudsql.client"
-  member  = local.mlflow_data_member
-
-  condition {
-    title       = "${var.prefix}englab-db-only"
-    description = "Only the englab Cloud SQL instance."
-    expression  = "resource.type == \"sqladmin.googleapis.com/Instance\" && resource.name == \"projects/${var.project_id}/instances/${google_sql_database_instance.db.name}\""
-  }
-}
-
-# Logging and monitoring agents on the nodes; these roles only exist at project level.
-resource "google_project_iam_member" "log_writer" {
-  project = var.project_id
-  role    = "roles/logging.logWriter"
-  member  = local.mlflow_data_member
-}
-
-resource "google_project_iam_member" "metric_writer" {
-  project = var.project_id
-  role    = "roles/monitoring.metricWriter"
-  member  = local.mlflow_data_member
+  role    = each.value.role
+  member  = local.node_member[each.value.node]
 }

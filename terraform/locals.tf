@@ -15,18 +15,22 @@ locals {
       machine_type = var.training_machine_type
       disk_size_gb = var.training_disk_size_gb
       gpu_count    = var.gpu_count
+      # A2, A3 and G2 carry built-in GPUs: they cannot live-migrate either.
+      gpus = var.gpu_count > 0 || contains(["a2", "a3", "g2"], split("-", var.training_machine_type)[0])
     }
     tracking-node = {
       group        = "tracking"
       machine_type = var.tracking_machine_type
       disk_size_gb = var.tracking_disk_size_gb
       gpu_count    = 0
+      gpus         = false
     }
     serving-node = {
       group        = "serving"
       machine_type = var.serving_machine_type
       disk_size_gb = var.serving_disk_size_gb
       gpu_count    = 0
+      gpus         = false
     }
   }
 

@@ -180,4 +180,9 @@ resource "google_service_networking_connection" "sql" {
   network                 = google_compute_network.vpc.id
   service                 = "servicenetworking.googleapis.com"
   reserved_peering_ranges = [google_compute_global_address.sql_peering.name]
+
+  # Deleting the peering right after the Cloud SQL instance fails ("producer services still
+  # using this connection") until Google has released the instance's resources, which can take a
+  # while; abandoning it lets destroy complete, and the peering goes with the VPC, deleted next.
+  deletion_policy = "ABANDON"
 }

@@ -79,9 +79,11 @@ output "repository_url" {
   value       = "${google_artifact_registry_repository.docker.location}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.docker.repository_id}"
 }
 
-output "service_account_email" {
-  description = "The nodes' service account (mlflow-data)."
-  value       = google_service_account.mlflow_data.email
+output "service_accounts" {
+  description = "Each node's own service account e-mail, keyed by instance name (as in nodes); informational, the inventory contract does not read it."
+  value = {
+    for key, node in local.nodes : google_compute_instance.node[key].name => google_service_account.node[key].email
+  }
 }
 
 output "ssh_user" {

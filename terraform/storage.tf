@@ -4,7 +4,9 @@ resource "google_storage_bucket" "artifacts" {
   location      = upper(var.region)
   storage_class = "STANDARD"
   labels        = local.labels
-  force_destroy = false
+  # Destroy deletes the artifacts only when asked (destroy_data, which needs deletion_protection
+  # off); it must be applied before the destroy, since destroy reads force_destroy from state.
+  force_destroy = var.destroy_data
 
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"

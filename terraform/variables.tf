@@ -140,6 +140,17 @@ variable "deletion_protection" {
   default     = true
 }
 
+variable "destroy_data" {
+  description = "Let destroy delete the artifact bucket with every artifact in it (force_destroy). Needs deletion_protection = false, and must be applied before the destroy: Terraform destroys with the value in state."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.destroy_data || !var.deletion_protection
+    error_message = "destroy_data: true is refused while deletion_protection is true (given destroy_data = true, deletion_protection = true); set deletion_protection = false too."
+  }
+}
+
 variable "enable_apis" {
   description = "Enable the Google Cloud APIs the platform needs (left enabled on destroy)."
   type        = bool
@@ -166,10 +177,22 @@ variable "gpu_count" {
     condition     = contains([0, 1, 2, 4, 8], var.gpu_count)
     error_message = "gpu_count: 0, 1, 2, 4 or 8 (the counts Compute Engine accepts)."
   }
+
+  # Only N1 takes attachable GPUs; A2, A3 and G2 come with theirs built in, every other family
+  # (C2, C3, E2, N2, N2D, T2D, ...) takes none. Refused here rather than by the API mid-apply.
+  validation {
+    condition     = var.gpu_count == 0 || startswith(var.training_machine_type, "n1-")
+    error_message = "gpu_count: attachable GPUs (gpu_count > 0) need an N1 training_machine_type (n1-...); A2, A3 and G2 types have built-in GPUs (use them with gpu_count = 0) and other families take none (given gpu_count = ${var.gpu_count}, training_machine_type = ${var.training_machine_type})."
+  }
+
+  validation {
+    condition     = var.gpu_count == 0 || contains(["nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100", "nvidia-tesla-v100"], var.gpu_type)
+    error_message = "gpu_type: with gpu_count > 0, one of nvidia-tesla-t4, nvidia-tesla-p4, nvidia-tesla-p100, nvidia-tesla-v100 (the GPUs N1 takes; L4, A100 and H100 come built into G2, A2 and A3 types) (given ${var.gpu_type})."
+  }
 }
 
 variable "gpu_type" {
-  description = "Accelerator type for training-node when gpu_count > 0, e.g. nvidia-tesla-t4, nvidia-l4."
+  description = "Accelerator type attached to training-node when gpu_count > 0: nvidia-tesla-t4, -p4, -p100 or -v100 (N1 only)."
   type        = string
   default     = "nvidia-tesla-t4"
 
@@ -290,7 +313,7 @@ variable "serving_machine_type" {
   default     = "e2-standard-2"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+(-[0-9]+)?)?$", var.serving_machine_type))
+    condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+g?(-[0-9]+)?)?$", var.serving_machine_type))
     error_message = "serving_machine_type: a Compute Engine machine type such as e2-standard-2 or n2-custom-4-8192."
   }
 }
@@ -353,7 +376,7 @@ variable "tracking_machine_type" {
   default     = "e2-small"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+(-[0-9]+)?)?$", var.tracking_machine_type))
+    condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+g?(-[0-9]+)?)?$", var.tracking_machine_type))
     error_message = "tracking_machine_type: a Compute Engine machine type such as e2-small or n2-standard-2."
   }
 }
@@ -370,12 +393,12 @@ variable "training_disk_size_gb" {
 }
 
 variable "training_machine_type" {
-  description = "Machine type of training-node (c2-standard-8 as in the seed; GPUs need an N1, G2 or A2 type)."
+  description = "Machine type of training-node (c2-standard-8 as in the seed). Attached GPUs (gpu_count) need an N1 type; A2, A3 and G2 types come with built-in GPUs and need gpu_count = 0.."
   type        = string
   default     = "c2-standard-8"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+(-[0-9]+)?)?$", var.training_machine_type))
+    condition     = can(regex("^[a-z][a-z0-9]*-[a-z0-9]+(-[0-9]+g?(-[0-9]+)?)?$", var.training_machine_type))
     error_message = "training_machine_type: a Compute Engine machine type such as c2-standard-8 or n1-standard-8."
   }
 }

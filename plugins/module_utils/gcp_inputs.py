@@ -224,6 +224,29 @@ def _root_problems(terraform_variables, root_variables, terraform_dir):
     ]
 
 
+# The bundled root's training_machine_type default (terraform/variables.tf).
+DEFAULT_TRAINING_MACHINE_TYPE = "c2-standard-8"
+
+
+def _gpu_problems(terraform_variables, root_variables):
+    """Attached GPUs only on N1 (the root's validation, checked before anything is written)."""
+    if "gpu_count" not in terraform_variables or "gpu_count" not in (root_variables or []):
+        return []
+    try:
+        count = int(str(terraform_variables["gpu_count"]).strip())
+    except ValueError:
+        return []  # not a number: Terraform's own type check names it
+    machine = terraform_variables.get("training_machine_type", DEFAULT_TRAINING_MACHINE_TYPE)
+    if count <= 0 or str(machine).startswith("n1-"):
+        return []
+    return [
+        "provision_terraform_variables.gpu_count > 0 (attached GPUs) needs an N1 "
+        "provision_terraform_variables.training_machine_type (n1-...); A2, A3 and G2 types have built-in "
+        "GPUs (use them with gpu_count 0) and other families take none; got gpu_count %s with "
+        "training_machine_type %s" % (_shown(terraform_variables["gpu_count"]), _shown(machine))
+    ]
+
+
 def gcp_input_problems(inputs, root_variables):
     """Every problem with the gcp target's inputs, one message each; [] when all are usable.
 
@@ -241,4 +264,5 @@ def gcp_input_problems(inputs, root_variables):
         + _bucket_problems(inputs.get("mlops_gcp_state_bucket", ""))
         + _credentials_problems(str(inputs.get("provision_gcp_credentials_file") or "").strip())
         + _root_problems(tf_vars, root_variables, inputs.get("mlops_terraform_dir", ""))
+        + _gpu_problems(tf_vars, root_variables)
     )

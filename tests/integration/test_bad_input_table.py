@@ -288,6 +288,24 @@ TABLE = [
     ),
     case(
         "englab.mlops.provision",
+        "provision_terraform_variables",
+        {"gpu_count": 1},
+        "provision_terraform_variables.gpu_count > 0 (attached GPUs) needs an N1 "
+        "provision_terraform_variables.training_machine_type (n1-...); A2, A3 and G2 types have built-in "
+        'GPUs (use them with gpu_count 0) and other families take none; got gpu_count 1 with training_machine_type "c2-standard-8"',
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+        label="gpu-on-the-default-c2",
+    ),
+    case(
+        "englab.mlops.provision",
+        "provision_terraform_variables",
+        {"gpu_count": 2, "training_machine_type": "e2-standard-8"},
+        'got gpu_count 2 with training_machine_type "e2-standard-8"',
+        extra={"mlops_target": "gcp", "mlops_gcp_project": "englab-badin-123"},
+        label="gpu-on-e2",
+    ),
+    case(
+        "englab.mlops.provision",
         "mlops_ssh_user",
         "root",
         'mlops_ssh_user must be a non-root POSIX user name (lower-case letters, digits, _ . -; at most 32 characters), got "root"',
@@ -830,6 +848,14 @@ TABLE = [
         "training_machine_type: a Compute Engine machine type",
     ),
     case("terraform", "gpu_count", "16", "gpu_count: 0, 1, 2, 4 or 8"),
+    case(
+        "terraform",
+        "gpu_count",
+        "1",
+        "gpu_count: attachable GPUs (gpu_count > 0) need an N1 training_machine_type (n1-...); A2, A3 and G2 "
+        "types have built-in GPUs (use them with gpu_count = 0) and other families take none (given "
+        "gpu_count = 1, training_machine_type = c2-standard-8).",
+    ),
     case("terraform", "prefix", "-englab", "prefix: empty, or up to 19 characters of lowercase letters"),
     case(
         "terraform",
@@ -937,7 +963,14 @@ def diagnostics(stdout: str) -> list[str]:
 
 def terraform_groups(cases: list[Case]) -> list[dict[str, str]]:
     """Share plans between rows, each variable once a plan; zone is judged against region, keep them apart."""
-    apart = {"zone": {"region"}, "region": {"zone"}}
+    apart = {
+        "zone": {"region"},
+        "region": {"zone"},
+        # gpu_count's validations read these; Terraform skips them while either is invalid.
+        "gpu_count": {"training_machine_type", "gpu_type"},
+        "training_machine_type": {"gpu_count"},
+        "gpu_type": {"gpu_count"},
+    }
     groups: list[dict[str, str]] = []
     for c in cases:
         (name, value), *_ = c.variables.items()

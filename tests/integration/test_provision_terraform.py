@@ -107,7 +107,7 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
         assert facts["mlops_secrets_dir"] == str(work / "secrets")
     # State lives in the controller working copy, not in the root the role was pointed at: the root
     # declares backend "gcs" {} and mlops_gcp_state_bucket is empty, so the role made it local.
-    assert state_instances(work) == 4
+    assert state_instances(work) == 5
     override = (work / "secrets" / "terraform" / "englab_backend_override.tf").read_text()
     assert 'backend "local" {}' in override and "gcs" not in override.split("terraform {", 1)[1]
     assert not (FIXTURES / "terraform" / "contract" / "terraform.tfstate").exists()
@@ -120,12 +120,23 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
     assert refused.rc != 0
     assert "Deletion protection is on" in refused.output
     assert "Traceback" not in refused.output
-    assert state_instances(work) == 4
+    assert state_instances(work) == 5
 
     unprotected = role_vars(work, nodes, deletion_protection=False)
     lifted = playbook(CONTRACT_REPORT, unprotected)
     assert lifted.rc == 0, lifted.output
-    destroyed = playbook(DESTROY, unprotected)
+    # The bucket still holds artifacts: without mlops_destroy_data, destroy stops there.
+    kept = playbook(DESTROY, unprotected)
+    assert kept.rc != 0
+    assert "bucket is not empty" in kept.output
+    assert state_instances(work) == 1
+    # With it, the role applies destroy_data to the bucket alone, then destroys with it in state.
+    destroy_data = {
+        **unprotected,
+        "mlops_destroy_data": True,
+        "__provision_destroy_data_targets": ["terraform_data.artifacts"],
+    }
+    destroyed = playbook(DESTROY, destroy_data)
     assert destroyed.rc == 0, destroyed.output
     assert state_instances(work) == 0
 

@@ -47,3 +47,21 @@ def test_password_written_once_to_both_places_and_never_stored(planned: Planned,
     for password in generated:
         assert password not in state
         assert password not in json.dumps(applied)
+
+
+def test_each_instance_runs_as_its_own_service_account(planned: Planned, applied: dict) -> None:
+    state = json.loads((planned.work.path / "terraform.tfstate").read_text())
+    by_address = {
+        (r["type"], inst.get("index_key")): inst["attributes"]
+        for r in state["resources"]
+        if r["mode"] == "managed"
+        for inst in r["instances"]
+    }
+    emails = {}
+    for node in ("training-node", "tracking-node", "serving-node"):
+        account = by_address[("google_service_account", node)]["email"]
+        instance = by_address[("google_compute_instance", node)]
+        assert instance["service_account"][0]["email"] == account, node
+        emails[instance["name"]] = account
+    assert len(set(emails.values())) == 3, emails
+    assert applied["service_accounts"]["value"] == emails

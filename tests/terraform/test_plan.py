@@ -11,7 +11,7 @@ pytestmark = pytest.mark.terraform
 
 IAP_RANGE = "35.235.240.0/20"
 SUBNET = "10.10.0.0/24"
-ALLOWED_PROJECT_ROLES = {"roles/cloudsql.client", "roles/logging.logWriter", "roles/monitoring.metricWriter"}
+ALLOWED_PROJECT_ROLES = {"roles/logging.logWriter", "roles/monitoring.metricWriter"}
 
 
 def one(planned: Planned, kind: str) -> dict:
@@ -126,24 +126,77 @@ def test_no_public_iam_members(planned: Planned) -> None:
     assert "allAuthenticatedUsers" not in text
 
 
+def _grants(plan: dict) -> dict[str, set[tuple[str, str]]]:
+    """Every IAM grant of the plan, by member: {member: {(role, resource)}}.
+
+    Members and resources are only known after apply (service-account e-mails, ids), so they are
+    read from the configuration's references; planned values give the roles.
+    """
+    config = {r["address"]: r for r in plan["configuration"]["root_module"]["resources"]}
+    grants: dict[str, set[tuple[str, str]]] = {}
+    for change in plan["resource_changes"]:
+        if not change["type"].endswith("_iam_member"):
+            continue
+        after = change["change"]["after"]
+        base = change["address"].split("[")[0]
+        refs = config[base]["expressions"]
+        if change["type"] == "google_project_iam_member":
+            resource = f"project:{after['project']}"
+            node = after_member_node(change)
+        else:
+            field = {
+                "google_storage_bucket_iam_member": "bucket",
+                "google_secret_manager_secret_iam_member": "secret_id",
+                "google_artifact_registry_repository_iam_member": "repository",
+            }[change["type"]]
+            resource = next(r for r in refs[field]["references"] if r.count(".") == 1)
+            member_refs = refs["member"]["references"]
+            node = next(r.split('"')[1] for r in member_refs if r.startswith("local.node_member["))
+        grants.setdefault(node, set()).add((after["role"], resource))
+    return grants
+
+
+def after_member_node(change: dict) -> str:
+    """The node of a for_each project grant, from its key ("<node>/<role>")."""
+    return change["index"].split("/")[0]
+
+
+def test_one_service_account_per_node(planned: Planned) -> None:
+    accounts = {
+        r["index"]: r["values"]["account_id"] for r in by_type(planned.plan, "google_service_account")
+    }
+    assert accounts == {
+        "training-node": "training-sa",
+        "tracking-node": "tracking-sa",
+        "serving-node": "serving-sa",
+    }
+    config = {r["address"]: r for r in planned.plan["configuration"]["root_module"]["resources"]}
+    email = config["google_compute_instance.node"]["expressions"]["service_account"][0]["email"]
+    # Each instance (for_each over local.nodes) uses the account of its own key.
+    assert email["references"] == ["google_service_account.node", "each.key"]
+    assert config["google_service_account.node"]["for_each_expression"]["references"] == ["local.nodes"]
+    assert config["google_compute_instance.node"]["for_each_expression"]["references"] == ["local.nodes"]
+
+
 def test_least_privilege_grants(planned: Planned) -> None:
+    agents = {
+        ("roles/logging.logWriter", f"project:{PROJECT}"),
+        ("roles/monitoring.metricWriter", f"project:{PROJECT}"),
+    }
+    assert _grants(planned.plan) == {
+        "tracking-node": agents
+        | {
+            ("roles/secretmanager.secretAccessor", "google_secret_manager_secret.db_password"),
+            ("roles/storage.objectAdmin", "google_storage_bucket.artifacts"),
+        },
+        "serving-node": agents
+        | {("roles/artifactregistry.writer", "google_artifact_registry_repository.docker")},
+        "training-node": agents,
+    }
     project_roles = {r["values"]["role"] for r in by_type(planned.plan, "google_project_iam_member")}
     assert project_roles == ALLOWED_PROJECT_ROLES
-    # The condition names the instance, whose name is known only after apply: read the configuration.
-    config = planned.plan["configuration"]["root_module"]["resources"]
-    sql_client = next(r for r in config if r["address"] == "google_project_iam_member.cloudsql_client")
-    condition = sql_client["expressions"]["condition"][0]["expression"]
-    assert "google_sql_database_instance.db.name" in condition["references"]
-    assert one(planned, "google_storage_bucket_iam_member")["role"] == "roles/storage.objectAdmin"
-    assert (
-        one(planned, "google_artifact_registry_repository_iam_member")["role"]
-        == "roles/artifactregistry.writer"
-    )
-    assert (
-        one(planned, "google_secret_manager_secret_iam_member")["role"]
-        == "roles/secretmanager.secretAccessor"
-    )
-    assert one(planned, "google_service_account")["account_id"] == "mlflow-data"
+    assert all(r["values"]["condition"] == [] for r in by_type(planned.plan, "google_project_iam_member"))
+    assert "cloudsql.client" not in json.dumps(planned.plan)
     assert not by_type(planned.plan, "google_project_iam_binding")
     assert not by_type(planned.plan, "google_project_iam_policy")
 
@@ -192,7 +245,7 @@ def test_outputs_are_the_inventory_contract(planned: Planned) -> None:
     expected = {
         "artifact_destination", "db_host", "db_name", "db_password_secret", "db_port", "db_sslmode",
         "db_user", "deletion_protection", "name_prefix", "nodes", "project_id", "region",
-        "repository_login", "repository_url", "service_account_email", "ssh_user", "tracking_url",
+        "repository_login", "repository_url", "service_accounts", "ssh_user", "tracking_url",
     }  # fmt: skip
     assert set(outputs) == expected
     assert not any(o.get("sensitive") for o in outputs.values())
@@ -261,7 +314,8 @@ def test_opt_in_networks_and_prefix(custom_plan: dict) -> None:
     assert rules["ci-englab-allow-tracking-https-iap"]["source_ranges"] == [IAP_RANGE]
     assert rules["ci-englab-allow-tracking-https-iap"]["target_tags"] == ["ci-tracking-node"]
     assert by_type(custom_plan, "google_compute_network")[0]["values"]["name"] == "ci-englab-vpc"
-    assert by_type(custom_plan, "google_service_account")[0]["values"]["account_id"] == "ci-mlflow-data"
+    accounts = {r["values"]["account_id"] for r in by_type(custom_plan, "google_service_account")}
+    assert accounts == {"ci-training-sa", "ci-tracking-sa", "ci-serving-sa"}
 
 
 def test_user_labels_reach_every_labelled_resource(custom_plan: dict) -> None:
@@ -271,3 +325,26 @@ def test_user_labels_reach_every_labelled_resource(custom_plan: dict) -> None:
         assert r["values"]["labels"]["team"] == "mlops", r["address"]
     db = by_type(custom_plan, "google_sql_database_instance")[0]["values"]
     assert db["settings"][0]["user_labels"]["team"] == "mlops"
+
+
+def test_service_networking_peering_is_abandoned_on_destroy(planned: Planned) -> None:
+    assert one(planned, "google_service_networking_connection")["deletion_policy"] == "ABANDON"
+
+
+def test_destroy_data_lets_destroy_delete_the_bucket(scratch: Workdir) -> None:
+    """The default keeps artifacts (test_bucket_is_private_and_versioned); destroy_data opts in."""
+    plan_file = scratch.path / "destroy-data.tfplan"
+    scratch.run(
+        "plan",
+        "-no-color",
+        "-input=false",
+        "-lock=false",
+        f"-out={plan_file}",
+        f"-var=project_id={PROJECT}",
+        "-var=deletion_protection=false",
+        "-var=destroy_data=true",
+    )
+    plan = json.loads(scratch.run("show", "-json", str(plan_file)).stdout)
+    assert by_type(plan, "google_storage_bucket")[0]["values"]["force_destroy"] is True
+    db = by_type(plan, "google_sql_database_instance")[0]["values"]
+    assert db["deletion_protection"] is False

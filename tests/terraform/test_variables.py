@@ -43,6 +43,7 @@ BAD = [
     ("serving_port", "80", "serving_port: an unprivileged port"),
     ("artifact_bucket_name", "Bad_Bucket", "artifact_bucket_name: 3-63 characters"),
     ("db_backup_start_time", "25:00", "db_backup_start_time: HH:MM"),
+    ("destroy_data", "true", "destroy_data: true is refused while deletion_protection is true"),
 ]
 
 
@@ -63,7 +64,14 @@ def _groups() -> list[dict[str, str]]:
     each case still needs its own message in its own run. zone's validation reads region, and
     Terraform skips it while region itself is invalid, so they never share a plan.
     """
-    apart = {"zone": {"region"}, "region": {"zone"}}
+    apart = {
+        "zone": {"region"},
+        "region": {"zone"},
+        # gpu_count's validations read these; Terraform skips them while either is invalid.
+        "gpu_count": {"training_machine_type", "gpu_type", "destroy_data"},
+        "training_machine_type": {"gpu_count"},
+        "gpu_type": {"gpu_count"},
+    }
     groups: list[dict[str, str]] = []
     for name, value, _ in BAD:
         group = next((g for g in groups if name not in g and not apart.get(name, set()) & set(g)), None)
@@ -117,7 +125,58 @@ def test_valid_values_are_accepted(scratch: Workdir) -> None:
             "admin_cidrs": '["203.0.113.0/24"]',
             "gpu_count": "2",
             "training_machine_type": "n1-standard-8",
+            "tracking_machine_type": "a2-highgpu-1g",  # a GPU type name (1g) is a machine type too
             "labels": '{"team" = "mlops"}',
         },
     )
     assert returncode == 0, errors
+
+
+GPU_MESSAGE = "gpu_count: attachable GPUs (gpu_count > 0) need an N1 training_machine_type"
+GPU_BAD = [
+    ({"gpu_count": "1"}, GPU_MESSAGE + " (n1-...)"),  # the default c2-standard-8
+    ({"gpu_count": "1", "training_machine_type": "e2-standard-8"}, "training_machine_type = e2-standard-8"),
+    ({"gpu_count": "2", "training_machine_type": "n2-standard-8"}, GPU_MESSAGE),
+    ({"gpu_count": "1", "training_machine_type": "n2d-standard-8"}, GPU_MESSAGE),
+    ({"gpu_count": "1", "training_machine_type": "c3-standard-8"}, GPU_MESSAGE),
+    ({"gpu_count": "1", "training_machine_type": "g2-standard-8"}, "G2 types have built-in GPUs"),
+    ({"gpu_count": "1", "training_machine_type": "a2-highgpu-1g"}, "given gpu_count = 1"),
+    (
+        {"gpu_count": "1", "training_machine_type": "n1-standard-8", "gpu_type": "nvidia-l4"},
+        "gpu_type: with gpu_count > 0, one of nvidia-tesla-t4",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def gpu_outcomes(scratch: Workdir) -> list[tuple[int, list[str]]]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda case: _plan(scratch, case[0]), GPU_BAD))
+
+
+@pytest.mark.parametrize("index", range(len(GPU_BAD)), ids=[str(values) for values, _ in GPU_BAD])
+def test_gpu_on_a_family_that_cannot_take_it_is_refused(
+    gpu_outcomes: list[tuple[int, list[str]]], index: int
+) -> None:
+    returncode, errors = gpu_outcomes[index]
+    assert returncode != 0
+    assert any(GPU_BAD[index][1] in error for error in errors), errors
+    assert all("Invalid value for variable" in error for error in errors), errors
+
+
+def test_built_in_gpu_types_terminate_on_maintenance(scratch: Workdir) -> None:
+    """A2/A3/G2 types carry GPUs with gpu_count = 0; they cannot live-migrate."""
+    plan_file = scratch.path / "g2.tfplan"
+    scratch.run(
+        "plan", "-input=false", "-lock=false", f"-out={plan_file}",
+        f"-var=project_id={PROJECT}", "-var=training_machine_type=g2-standard-8",
+    )  # fmt: skip
+    plan = json.loads(scratch.run("show", "-json", str(plan_file)).stdout)
+    nodes = {
+        r["values"]["name"]: r["values"]
+        for r in plan["planned_values"]["root_module"]["resources"]
+        if r["type"] == "google_compute_instance"
+    }
+    assert nodes["training-node"]["guest_accelerator"] == []
+    assert nodes["training-node"]["scheduling"][0]["on_host_maintenance"] == "TERMINATE"
+    assert nodes["tracking-node"]["scheduling"][0]["on_host_maintenance"] == "MIGRATE"

@@ -273,7 +273,10 @@ class StandIn:
         if planned is None:
             return pb.ApplyResourceChange.Response(new_state=encode(None))
         config = decode(request.config) or {}
-        seed = f"{request.type_name}/{planned.get('name') or planned.get('account_id') or ''}"
+        # The first KNOWN identifying value: a service account's name is unknown until apply, so
+        # its account_id tells the accounts apart (otherwise all would get the same e-mail).
+        known = [planned.get(k) for k in ("name", "account_id") if not _is_unknown(planned.get(k))]
+        seed = f"{request.type_name}/{next((k for k in known if k), '')}"
         faker = Faker(seed)
 
         def visit(attr: dict[str, Any], obj: dict[str, Any], name: str, path: str) -> None:

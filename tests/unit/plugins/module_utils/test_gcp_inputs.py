@@ -175,3 +175,42 @@ def test_filter_reads_the_root_from_mlops_terraform_dir() -> None:
     assert problem.startswith(
         f"provision_terraform_variables has zones, which the Terraform root {REPO}/terraform "
     )
+
+
+GPU_ROOT = ["project_id", "region", "prefix", "gpu_count", "training_machine_type"]
+
+
+@pytest.mark.parametrize(
+    ("terraform_variables", "given"),
+    [
+        ({"gpu_count": 1}, 'got gpu_count 1 with training_machine_type "c2-standard-8"'),
+        (
+            {"gpu_count": "2", "training_machine_type": "e2-standard-8"},
+            'training_machine_type "e2-standard-8"',
+        ),
+        ({"gpu_count": 1, "training_machine_type": "g2-standard-8"}, 'training_machine_type "g2-standard-8"'),
+    ],
+)
+def test_gpus_on_a_family_that_cannot_take_them(terraform_variables: dict, given: str) -> None:
+    (problem,) = gcp_input_problems({**GOOD, "provision_terraform_variables": terraform_variables}, GPU_ROOT)
+    assert problem.startswith("provision_terraform_variables.gpu_count > 0 (attached GPUs) needs an N1")
+    assert given in problem
+
+
+@pytest.mark.parametrize(
+    "terraform_variables",
+    [
+        {"gpu_count": 1, "training_machine_type": "n1-standard-8"},
+        {"gpu_count": 0},
+        {"gpu_count": "0", "training_machine_type": "a2-highgpu-1g"},
+        {"gpu_count": "many"},  # Terraform's type check names it
+    ],
+)
+def test_gpus_where_they_fit(terraform_variables: dict) -> None:
+    assert gcp_input_problems({**GOOD, "provision_terraform_variables": terraform_variables}, GPU_ROOT) == []
+
+
+def test_gpu_check_only_for_a_root_with_gpu_count() -> None:
+    inputs = {**GOOD, "provision_terraform_variables": {"gpu_count": 1}}
+    problems = gcp_input_problems(inputs, ["project_id", "region", "prefix"])
+    assert problems and all("needs an N1" not in p for p in problems)
