@@ -212,7 +212,8 @@ def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platfo
         "deploy-unhealthy",
         check=False,
         serving_node_model_version=versions["champion"],
-        serving_node_memory="12m",
+        # The smallest limit the role accepts (64m): too small for MLflow, so the health gate fails.
+        serving_node_memory="64m",
         serving_node_health_timeout=30,
     )
     output = run.stdout + run.stderr
