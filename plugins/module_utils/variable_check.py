@@ -52,16 +52,20 @@ PUBLISHED_FACTS = frozenset(
 _VALUE_KEYS = ("type", "choices", "elements", "options", "no_log", "aliases")
 
 
+def _role_files(collection_root, *relative):
+    """(role, parsed YAML) of roles/<role>/<relative> for every role that has that file."""
+    roles_dir = os.path.join(collection_root, "roles")
+    for role in sorted(os.listdir(roles_dir)):
+        path = os.path.join(roles_dir, role, *relative)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                yield role, yaml.safe_load(handle) or {}
+
+
 def load_argument_specs(collection_root):
     """{role: {entry point: {option: spec}}} from roles/*/meta/argument_specs.yml."""
     specs = {}
-    roles_dir = os.path.join(collection_root, "roles")
-    for role in sorted(os.listdir(roles_dir)):
-        path = os.path.join(roles_dir, role, "meta", "argument_specs.yml")
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+    for role, data in _role_files(collection_root, "meta", "argument_specs.yml"):
         entries = data.get("argument_specs") or {}
         specs[role] = dict((entry, dict(spec.get("options") or {})) for entry, spec in entries.items())
     return specs
@@ -105,13 +109,7 @@ def unknown_message(name, suggested):
 def literal_defaults(collection_root):
     """{name: value} of the roles' defaults that are no template: the partners a given port collides with."""
     defaults = {}
-    roles_dir = os.path.join(collection_root, "roles")
-    for role in sorted(os.listdir(roles_dir)):
-        path = os.path.join(roles_dir, role, "defaults", "main.yml")
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+    for _role, data in _role_files(collection_root, "defaults", "main.yml"):
         for name, value in data.items():
             if "{{" not in _text(value):
                 defaults[name] = value
