@@ -39,6 +39,18 @@ PLAYBOOK_ENV = {
 }
 
 
+# Every registered version of every model, with its aliases and status (the client reads them all).
+MODEL_VERSIONS = """
+import json
+from mlflow import MlflowClient
+c = MlflowClient()
+print(json.dumps(sorted(
+    [m.name, v.version, v.status, sorted(v.aliases)]
+    for m in c.search_registered_models() for v in c.search_model_versions(f"name='{m.name}'")
+)))
+"""
+
+
 @dataclass
 class Platform:
     prefix: str
@@ -62,9 +74,70 @@ class Platform:
         return base
 
     def playbook(
-        self, name: str, log: str, check: bool = True, **more: object
+        self, name: str, log: str, check: bool = True, args: tuple[str, ...] = (), **more: object
     ) -> subprocess.CompletedProcess:
-        return run_playbook(name, self.extra_vars(**more), log, check=check)
+        return run_playbook(name, self.extra_vars(**more), log, check=check, args=args)
+
+    def snapshot(self) -> dict[str, str]:
+        """What any run could change: the node containers (with their ids), volumes and networks of
+        the platform, the serving node's model containers, images, state file and proxy site, the
+        registry's stored manifests and tags, the registered model versions, and the secrets files."""
+
+        def lines(*argv: str) -> str:
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            return "\n".join(sorted(out.splitlines()))
+
+        name = f"name={self.prefix}"
+        engine = ("docker", "ps", "-a", "--format", "{{.Names}} {{.ID}} {{.Image}} {{.State}}")
+        return {
+            "containers": lines(
+                "docker",
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                name,
+                "--format",
+                "{{.Names}} {{.ID}} {{.Image}} {{.State}} {{.Ports}}",
+            ),
+            "volumes": lines("docker", "volume", "ls", "-q", "--filter", name),
+            "networks": lines(
+                "docker", "network", "ls", "--no-trunc", "--filter", name, "--format", "{{.Name}} {{.ID}}"
+            ),
+            "model containers": "\n".join(sorted(self.exec("serving-node", *engine).stdout.splitlines())),
+            "images": "\n".join(
+                sorted(
+                    self.exec(
+                        "serving-node",
+                        "docker",
+                        "images",
+                        "--no-trunc",
+                        "--format",
+                        "{{.Repository}}:{{.Tag}} {{.ID}}",
+                    ).stdout.splitlines()
+                )
+            ),
+            "serving state": self.exec(
+                "serving-node", "cat", "/var/lib/englab-serving/state.json", check=False
+            ).stdout,
+            "proxy site": self.exec(
+                "serving-node", "sha256sum", "/etc/nginx/sites-available/englab-serving", check=False
+            ).stdout,
+            "registry": self.exec(
+                "englab-repository",
+                "find",
+                "/var/lib/docker-registry",
+                "-path",
+                "*/_manifests/*",
+                "-name",
+                "link",
+                "-printf",
+                "%p %T@\n",
+                check=False,
+            ).stdout,
+            "model versions": json.dumps(self.mlflow_client(MODEL_VERSIONS)),
+            "secrets": lines("find", str(self.secrets_dir), "-type", "f", "-printf", "%P %s %T@ %m\n"),
+        }
 
     def exec(self, node: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -90,11 +163,24 @@ class Platform:
 
 
 def run_playbook(
-    name: str, extra_vars: dict, log: str, check: bool = True, verbose: bool = False
+    name: str,
+    extra_vars: dict,
+    log: str,
+    *,
+    check: bool = True,
+    verbose: bool = False,
+    args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
     LOGS.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        ["ansible-playbook", name, "-e", json.dumps(extra_vars), *(["-vv", "--diff"] if verbose else [])],
+        [
+            "ansible-playbook",
+            name,
+            "-e",
+            json.dumps(extra_vars),
+            *(["-vv", "--diff"] if verbose else []),
+            *args,
+        ],
         check=False,
         cwd=ROOT,
         capture_output=True,

@@ -174,6 +174,28 @@ def test_image_is_in_the_repository_and_the_container_runs_from_it(
     assert server and {uid for _, uid, _ in server} == {"10001"}, top
 
 
+def test_deploy_check_of_a_new_version_reports_it_and_changes_nothing(
+    platform: Platform, versions: dict[str, str]
+):
+    """Issue 15: deploy --check of a version not yet served spent minutes probing a container that
+    check mode never started. It now says what would be rolled out, and starts, builds and pushes
+    nothing."""
+    before = platform.snapshot()
+    run = platform.playbook(
+        "englab.mlops.deploy",
+        "deploy-check",
+        args=("--check", "--diff"),
+        serving_node_model_version=versions["new"],
+    )
+    output = run.stdout + run.stderr
+    assert recap(run)[platform.node("serving-node")]["changed"] >= 1
+    assert f"Check mode: {MODEL} version {versions['new']} would be built" in output, output[-3000:]
+    assert "Wait for the container's health check" not in output
+    assert "Traceback" not in output
+    assert platform.snapshot() == before
+    assert served(platform)["version"] == versions["champion"]
+
+
 def test_rollout_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
     before = served(platform)
     results, _ = under_load(
@@ -202,6 +224,28 @@ def test_second_deploy_of_the_same_version_changes_nothing(platform: Platform, v
     run = platform.playbook("englab.mlops.deploy", "deploy-again", serving_node_model_version=versions["new"])
     assert recap(run)[platform.node("serving-node")]["changed"] == 0
     assert container_id(platform, served(platform)["slot"]) == running
+
+
+def test_rollback_and_undeploy_check_report_and_change_nothing(platform: Platform, versions: dict[str, str]):
+    """Issue 15: rollback --check and undeploy --check say what they would do; the new version
+    keeps serving, with the same container, state file and proxy site."""
+    before = platform.snapshot()
+    rollback = platform.playbook("englab.mlops.rollback", "rollback-check", args=("--check", "--diff"))
+    output = rollback.stdout + rollback.stderr
+    assert recap(rollback)[platform.node("serving-node")]["changed"] >= 1
+    assert f"Check mode: {MODEL} version {versions['champion']} would be served again" in output, output[
+        -3000:
+    ]
+    assert "Traceback" not in output
+    undeploy = platform.playbook("englab.mlops.undeploy", "undeploy-check", args=("--check", "--diff"))
+    output = undeploy.stdout + undeploy.stderr
+    assert recap(undeploy)[platform.node("serving-node")]["changed"] >= 1, output[-3000:]
+    assert "Traceback" not in output
+    assert platform.snapshot() == before
+    assert served(platform)["version"] == versions["new"]
+    status, _, example = http(platform.serving_url + "/englab/input-example")
+    assert status == 200
+    assert http(platform.serving_url + "/invocations", example)[0] == 200
 
 
 def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platform, versions: dict[str, str]):

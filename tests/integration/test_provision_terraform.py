@@ -79,9 +79,36 @@ def state_instances(work: Path) -> int:
     return sum(len(resource["instances"]) for resource in state["resources"])
 
 
+def check_of_a_new_platform_writes_nothing(playbook, work: Path, extra: dict) -> None:
+    """Issue 15: --check of a platform that does not exist plans it from a scratch copy, says that
+    no node runs yet, and writes nothing: no secrets directory, no working copy, no state."""
+    planned = playbook(CONTRACT_REPORT, extra, "--check")
+    assert planned.rc == 0, planned.output
+    assert recap(planned)["localhost"]["changed"] >= 1, planned.output
+    assert f"Check mode: every node of {PREFIX}englab (gcp) does not run yet" in planned.output
+    assert "Traceback" not in planned.output
+    assert not (work / "secrets").exists()
+    assert not list((work / "report").iterdir())
+
+
+def check_of_a_change_writes_nothing(playbook, work: Path, changed_vars: dict) -> None:
+    """--check of a change on the existing platform: the plan reads the real state, shows the change,
+    reaches the nodes through the contract, and leaves the working copy and its state as they were."""
+    copy = work / "secrets" / "terraform"
+    before = {p.name: p.read_bytes() for p in copy.glob("*") if p.is_file()}
+    changed = playbook(CONTRACT_REPORT, changed_vars, "--check")
+    assert changed.rc == 0, changed.output
+    assert recap(changed)["localhost"]["changed"] >= 1, changed.output
+    assert all(recap(changed)[f"{PREFIX}{role}-node"]["ok"] > 0 for role in ROLES), changed.output
+    assert "Traceback" not in changed.output
+    assert {p.name: p.read_bytes() for p in copy.glob("*") if p.is_file()} == before
+
+
 def test_terraform_path_end_to_end(nodes, work, playbook):
     (work / "report").mkdir()
     extra = role_vars(work, nodes, deletion_protection=True)
+
+    check_of_a_new_platform_writes_nothing(playbook, work, extra)
 
     first = playbook(CONTRACT_REPORT, extra)
     assert first.rc == 0, first.output
@@ -115,6 +142,8 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
     second = playbook(CONTRACT_REPORT, extra)
     assert second.rc == 0, second.output
     assert all(counts["changed"] == 0 for counts in recap(second).values()), second.stdout
+
+    check_of_a_change_writes_nothing(playbook, work, role_vars(work, nodes, deletion_protection=False))
 
     refused = playbook(DESTROY, extra)
     assert refused.rc != 0

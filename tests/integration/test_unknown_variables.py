@@ -106,3 +106,53 @@ def test_a_wrong_value_is_refused_in_a_few_lines(
     print(f"{entry}: {len(result.output)} characters, {len(result.output.splitlines())} lines")
     assert len(result.output) < 2000, result.output
     assert not (tmp_path / "secrets").exists()
+
+
+# A role applied on its own (a user's playbook, a Molecule scenario) runs no playbook's check: its
+# dependency englab.mlops.preflight refuses the value before Ansible's role argument validation,
+# which printed the whole spec after the message (docker_engine 90 lines, serving_node far more).
+@pytest.mark.parametrize(
+    ("role", "variables", "message"),
+    [
+        (
+            "docker_engine",
+            {"docker_engine_package_source": "bogus"},
+            "value of docker_engine_package_source must be one of: distribution, docker, got: bogus",
+        ),
+        (
+            "serving_node",
+            {"serving_node_proxy_port": "http"},
+            "argument 'serving_node_proxy_port' is of type str and we were unable to convert to int",
+        ),
+        (
+            "tracking_server",
+            {"mlops_targt": "gcp"},
+            "unknown variable mlops_targt: did you mean mlops_target?",
+        ),
+    ],
+)
+def test_a_role_applied_directly_refuses_in_a_few_lines(
+    role: str, variables: dict, message: str, tool_env: dict[str, str]
+) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "playbooks" / "role_direct.yml"
+    extra = {"direct_role": f"englab.mlops.{role}", **variables}
+    result = run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            f"{PREFIX}no-such-node,",
+            "-e",
+            "ansible_connection=community.docker.docker",
+            "-e",
+            json.dumps(extra),
+            str(fixture),
+        ],
+        tool_env,
+    )
+    assert result.rc != 0
+    assert message in result.output, result.output[-3000:]
+    assert "argument_spec_data" not in result.output
+    assert "Validating arguments against arg spec" not in result.output  # refused before it
+    assert "UNREACHABLE" not in result.output  # no task of the role was reached
+    print(f"{role}: {len(result.output)} characters, {len(result.output.splitlines())} lines")
+    assert len(result.output) < 2000, result.output

@@ -1,0 +1,48 @@
+"""Issue 15, point 5, on the running platform: `--check` reports what a run would do and changes
+nothing. Every test compares Platform.snapshot() (node containers with their ids, volumes, networks,
+the serving node's containers, images, state file and proxy site, the registry's tags, the
+registered model versions, the secrets files) before and after.
+
+deploy, rollback and undeploy under --check are in test_serving.py, at the points of its sequence
+where a new version exists and a previous one is recorded.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Platform, recap
+
+pytestmark = pytest.mark.e2e
+
+CHECK = ("--check", "--diff")
+
+
+def test_site_check_on_the_converged_platform_reports_no_change(platform: Platform):
+    before = platform.snapshot()
+    run = platform.playbook("englab.mlops.site", "site-check", args=CHECK)
+    output = run.stdout + run.stderr
+    counters = recap(run)
+    # every node was looked at (a play that matched no host would "pass" without checking anything)
+    for node in ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository"):
+        assert counters[platform.node(node)]["ok"] > 0, output[-3000:]
+    assert {host: c["changed"] for host, c in counters.items() if c["changed"]} == {}, output[-4000:]
+    assert "Traceback" not in output
+    assert platform.snapshot() == before
+
+
+def test_provision_check_of_a_new_port_shows_the_node_recreated_and_changes_nothing(platform: Platform):
+    """The crash of issue 15: a node container that would change made provision --check fail on
+    the systemd wait ("object of type 'dict' has no attribute 'stdout'")."""
+    before = platform.snapshot()
+    run = platform.playbook(
+        "englab.mlops.provision",
+        "provision-check-port",
+        args=CHECK,
+        # a free port other than the platform's: the serving node would be recreated on it
+        mlops_local_serving_port=27999,
+    )
+    output = run.stdout + run.stderr
+    assert recap(run)["localhost"]["changed"] >= 1, output[-3000:]
+    assert "27999" in output, "the diff does not show the new port"
+    assert "Traceback" not in output
+    assert platform.snapshot() == before
