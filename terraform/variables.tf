@@ -79,8 +79,21 @@ variable "db_name" {
   }
 }
 
+variable "db_password" {
+  description = "Password of db_user, written to Cloud SQL and to the Secret Manager secret (write-only arguments). Ephemeral: in no plan, state or output. Give the same value on every run of one db_password_version (the provision role keeps it on the controller); a new value takes effect only with a higher db_password_version."
+  type        = string
+  ephemeral   = true
+  sensitive   = true
+  nullable    = false
+
+  validation {
+    condition     = length(var.db_password) >= 16 && length(var.db_password) <= 128 && can(regex("^[A-Za-z0-9._~-]+$", var.db_password))
+    error_message = "db_password: 16 to 128 characters of letters, digits and the URL-unreserved - _ . ~ (so the backend-store URI needs no escaping); the value given is not shown."
+  }
+}
+
 variable "db_password_version" {
-  description = "Version of the generated database password. Raise it to rotate: a new password is written to Cloud SQL and Secret Manager in the same run."
+  description = "Version of db_password. Raise it, with a new db_password, to rotate: the new password is written to Cloud SQL and Secret Manager in the same run. The provision role sets it from provision_gcp_db_password_version."
   type        = number
   default     = 1
 

@@ -1,5 +1,5 @@
 terraform {
-  # 1.11: write-only arguments (password_wo, secret_data_wo) and ephemeral resources.
+  # 1.11: write-only arguments (password_wo, secret_data_wo) and ephemeral input variables.
   required_version = ">= 1.11"
 
   required_providers {

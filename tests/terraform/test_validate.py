@@ -56,7 +56,7 @@ BROKEN = {
     # Write-only is real in the served schema: the ephemeral password cannot reach a stored argument.
     "ephemeral value in a stored argument": (
         'resource "google_sql_user" "leak" {\n  instance = "x"\n  name = "y"\n'
-        "  password = ephemeral.random_password.db.result\n}\n",
+        "  password = var.db_password\n}\n",
         "Ephemeral values are not valid",
     ),
 }
