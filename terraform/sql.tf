@@ -145,7 +145,7 @@ resource "google_secret_manager_secret" "db_password" {
     }
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis]
 }
 
 # The same input as google_sql_user.mlflow, under the same version: raising db_password_version

@@ -13,6 +13,17 @@ variable "admin_cidrs" {
   }
 }
 
+variable "api_propagation_seconds" {
+  description = "Seconds to wait after enabling the APIs (enable_apis) before creating anything that calls them; Google's API enablement takes a while to reach every service."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.api_propagation_seconds >= 0 && var.api_propagation_seconds <= 900 && var.api_propagation_seconds == floor(var.api_propagation_seconds)
+    error_message = "api_propagation_seconds: a whole number of seconds from 0 to 900."
+  }
+}
+
 variable "artifact_bucket_name" {
   description = "Name of the GCS artifact bucket. Null: \"<prefix><project_id>-englab-mlflow\"."
   type        = string
