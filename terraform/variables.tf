@@ -215,6 +215,12 @@ variable "gpu_count" {
   }
 }
 
+variable "gpu_secure_boot" {
+  description = "Keep Secure Boot on for a training-node with GPUs (gpu_count > 0, or an A2, A3 or G2 type). Default false: the training_node role installs Debian's DKMS nvidia-driver, an unsigned module Secure Boot refuses to load. Set true only with a signed driver or a module signed with an enrolled MOK. Nodes without GPUs always keep Secure Boot."
+  type        = bool
+  default     = false
+}
+
 variable "gpu_type" {
   description = "Accelerator type attached to training-node when gpu_count > 0: nvidia-tesla-t4, -p4, -p100 or -v100 (N1 only)."
   type        = string
