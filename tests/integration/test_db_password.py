@@ -18,7 +18,10 @@ PLAYBOOK = FIXTURES / "playbooks" / "db_password.yml"
 
 
 def _run(playbook, tmp_path: Path, version: int | None):
-    extra = {"mlops_secrets_dir": str(tmp_path / "secrets"), "provision_terraform_work_dir": str(tmp_path / "work")}
+    extra = {
+        "mlops_secrets_dir": str(tmp_path / "secrets"),
+        "provision_terraform_work_dir": str(tmp_path / "work"),
+    }
     if version is not None:
         extra["provision_gcp_db_password_version"] = version
     result = playbook(PLAYBOOK, extra, "-v")

@@ -33,7 +33,7 @@ CACHE = REPO / ".cache" / "terraform-standin"
 PROJECT = "englab-test-123456"
 # What the provision role passes as the ephemeral db_password (TF_VAR_, as a user without the role
 # would): one value for every run of one db_password_version.
-DB_PASSWORD = "standin-db-password-v1-0123456789"
+DB_PASSWORD = "standin-db-password-v1-0123456789"  # noqa: S105 - a test value for the stand-in
 
 pytestmark = pytest.mark.terraform
 

@@ -19,15 +19,24 @@ WAIT = "time_sleep.apis"
 
 # Resource type prefix -> (API it calls, role that lets the deployer create it). Longest prefix wins.
 BY_PREFIX: dict[str, tuple[str | None, frozenset[str]]] = {
-    "google_artifact_registry_": ("artifactregistry.googleapis.com", frozenset({"roles/artifactregistry.admin"})),
+    "google_artifact_registry_": (
+        "artifactregistry.googleapis.com",
+        frozenset({"roles/artifactregistry.admin"}),
+    ),
     "google_compute_": ("compute.googleapis.com", frozenset({"roles/compute.admin"})),
     # Attaching a service account to a VM is iam.serviceAccounts.actAs.
     "google_compute_instance": (
         "compute.googleapis.com",
         frozenset({"roles/compute.admin", "roles/iam.serviceAccountUser"}),
     ),
-    "google_project_iam_": ("cloudresourcemanager.googleapis.com", frozenset({"roles/resourcemanager.projectIamAdmin"})),
-    "google_project_service": ("serviceusage.googleapis.com", frozenset({"roles/serviceusage.serviceUsageAdmin"})),
+    "google_project_iam_": (
+        "cloudresourcemanager.googleapis.com",
+        frozenset({"roles/resourcemanager.projectIamAdmin"}),
+    ),
+    "google_project_service": (
+        "serviceusage.googleapis.com",
+        frozenset({"roles/serviceusage.serviceUsageAdmin"}),
+    ),
     "google_secret_manager_": ("secretmanager.googleapis.com", frozenset({"roles/secretmanager.admin"})),
     "google_service_account": ("iam.googleapis.com", frozenset({"roles/iam.serviceAccountAdmin"})),
     "google_service_networking_": (
@@ -118,7 +127,7 @@ def test_everything_that_calls_an_api_waits_for_its_propagation(planned: Planned
 def _runbook_list(name: str) -> set[str]:
     """A shell variable of the runbook holding one item per line, e.g. TERRAFORM_ROLES="..."."""
     match = re.search(rf'^{name}="([^"]*)"', RUNBOOK.read_text(), re.MULTILINE)
-    assert match, f"docs/gcp-runbook.md has no {name}=\"...\" list"
+    assert match, f'docs/gcp-runbook.md has no {name}="..." list'
     return set(match.group(1).split())
 
 

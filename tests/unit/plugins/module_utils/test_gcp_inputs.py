@@ -222,7 +222,9 @@ PASSWORD_ROOT = ["project_id", "region", "prefix", "db_password", "db_password_v
 @pytest.mark.parametrize("name", ["db_password", "db_password_version"])
 def test_password_and_its_version_only_from_the_role(name: str) -> None:
     (problem,) = gcp_input_problems({**GOOD, "provision_terraform_variables": {name: "x"}}, PASSWORD_ROOT)
-    assert problem.startswith(f"provision_terraform_variables.{name} is refused: set provision_gcp_db_password_version")
+    assert problem.startswith(
+        f"provision_terraform_variables.{name} is refused: set provision_gcp_db_password_version"
+    )
 
 
 @pytest.mark.parametrize("version", [0, -1, "2", True, 1.5])
