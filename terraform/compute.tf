@@ -43,8 +43,12 @@ resource "google_compute_instance" "node" {
     serial-port-enable     = "FALSE"
   }
 
+  # Secure Boot only loads signed kernel modules; roles/training_node installs Debian's DKMS
+  # nvidia-driver, built on the node and unsigned, so on a node with GPUs it is off unless
+  # gpu_secure_boot says the operator signs the module (MOK) or installs a signed driver.
+  # vTPM and integrity monitoring stay on for every node.
   shielded_instance_config {
-    enable_secure_boot          = true
+    enable_secure_boot          = each.value.gpus ? var.gpu_secure_boot : true
     enable_vtpm                 = true
     enable_integrity_monitoring = true
   }

@@ -10,6 +10,8 @@ resource "google_service_account" "node" {
   account_id   = "${var.prefix}${each.value.group}-sa"
   display_name = "englab MLflow ${each.key}"
   description  = "Identity of ${var.prefix}${each.key} only; least privilege."
+
+  depends_on = [time_sleep.apis]
 }
 
 locals {
@@ -51,4 +53,6 @@ resource "google_project_iam_member" "agent" {
   project = var.project_id
   role    = each.value.role
   member  = local.node_member[each.value.node]
+
+  depends_on = [time_sleep.apis]
 }

@@ -1,15 +1,41 @@
+# Every API this root's resources call (the mapping is checked against the plan by
+# tests/terraform/test_apis.py), plus the two the operator's SSH path needs: iap (TCP forwarding)
+# and oslogin (enable-oslogin on every node). serviceusage answers google_project_service itself
+# and is on in every new project; listing it keeps a project where it was turned off honest.
+locals {
+  apis = toset([
+    "artifactregistry.googleapis.com",     # google_artifact_registry_*
+    "cloudresourcemanager.googleapis.com", # google_project_iam_member
+    "compute.googleapis.com",              # google_compute_*
+    "iam.googleapis.com",                  # google_service_account
+    "iap.googleapis.com",                  # SSH and the tracking UI through IAP TCP forwarding
+    "oslogin.googleapis.com",              # enable-oslogin = TRUE on the nodes
+    "secretmanager.googleapis.com",        # google_secret_manager_*
+    "servicenetworking.googleapis.com",    # google_service_networking_connection
+    "serviceusage.googleapis.com",         # google_project_service
+    "sqladmin.googleapis.com",             # google_sql_*
+    "storage.googleapis.com",              # google_storage_bucket*
+  ])
+}
+
 resource "google_project_service" "apis" {
-  for_each = var.enable_apis ? toset([
-    "artifactregistry.googleapis.com",
-    "compute.googleapis.com",
-    "iap.googleapis.com",
-    "secretmanager.googleapis.com",
-    "servicenetworking.googleapis.com",
-    "sqladmin.googleapis.com",
-  ]) : toset([])
+  for_each = var.enable_apis ? local.apis : toset([])
 
   service            = each.value
   disable_on_destroy = false
+}
+
+# An API just enabled answers "SERVICE_DISABLED" / 403 for a while (Google documents minutes):
+# every resource that calls one depends on this wait, directly or through what it references
+# (asserted from the plan). A new API in the set waits again; with enable_apis = false there is
+# nothing to wait for.
+resource "time_sleep" "apis" {
+  count = var.enable_apis ? 1 : 0
+
+  create_duration = "${var.api_propagation_seconds}s"
+  triggers = {
+    apis = join(",", sort(keys(google_project_service.apis)))
+  }
 }
 
 resource "google_compute_network" "vpc" {
@@ -17,7 +43,7 @@ resource "google_compute_network" "vpc" {
   auto_create_subnetworks = false
   routing_mode            = "REGIONAL"
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis]
 }
 
 resource "google_compute_subnetwork" "nodes" {

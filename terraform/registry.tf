@@ -6,5 +6,5 @@ resource "google_artifact_registry_repository" "docker" {
   description   = "Model-serving images built by serving-node."
   labels        = local.labels
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis]
 }

@@ -113,23 +113,20 @@ resource "google_sql_database" "mlflow" {
   instance = google_sql_database_instance.db.name
 }
 
-# The password exists only in memory during a run: generated as an ephemeral value, written to
-# Cloud SQL and Secret Manager through write-only arguments, never in plan, state or outputs.
-# Specials are limited to URL-unreserved characters so the backend-store URI needs no escaping.
-ephemeral "random_password" "db" {
-  length           = 32
-  special          = true
-  override_special = "-_.~"
-  min_lower        = 2
-  min_upper        = 2
-  min_numeric      = 2
-}
-
+# One password, two places, and no run may split them. The password is an ephemeral INPUT
+# (var.db_password): in no plan, state or output, and the same value on every run until it is
+# rotated, so whichever of the two writes a failed apply left undone, the re-run writes the SAME
+# value. Not generated here: an ephemeral random_password is new on every run, so a first apply
+# that stopped after one write, then a re-run, left Cloud SQL and Secret Manager with different
+# passwords. Not read back from Secret Manager either: the ephemeral
+# google_secret_manager_secret_version only exists from google 7.x (this root is pinned to 6.x),
+# and the data source of that name would put the password in state. The provision role generates
+# the value once per db_password_version and keeps it on the controller (0600); see README.md.
 resource "google_sql_user" "mlflow" {
   name     = var.db_user
   instance = google_sql_database_instance.db.name
 
-  password_wo         = ephemeral.random_password.db.result
+  password_wo         = var.db_password
   password_wo_version = var.db_password_version
 
   # PostgreSQL refuses to drop a role that owns objects; leave it to the instance's deletion.
@@ -148,14 +145,15 @@ resource "google_secret_manager_secret" "db_password" {
     }
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [time_sleep.apis]
 }
 
-# Same run, same ephemeral value as google_sql_user.mlflow: both move together when
-# db_password_version is raised (rotation).
+# The same input as google_sql_user.mlflow, under the same version: raising db_password_version
+# (with a new db_password) rewrites both in one run (rotation); a re-run after a failure rewrites
+# neither or the missing one, with the same value.
 resource "google_secret_manager_secret_version" "db_password" {
   secret = google_secret_manager_secret.db_password.id
 
-  secret_data_wo         = ephemeral.random_password.db.result
+  secret_data_wo         = var.db_password
   secret_data_wo_version = var.db_password_version
 }

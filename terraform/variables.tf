@@ -13,6 +13,17 @@ variable "admin_cidrs" {
   }
 }
 
+variable "api_propagation_seconds" {
+  description = "Seconds to wait after enabling the APIs (enable_apis) before creating anything that calls them; Google's API enablement takes a while to reach every service."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.api_propagation_seconds >= 0 && var.api_propagation_seconds <= 900 && var.api_propagation_seconds == floor(var.api_propagation_seconds)
+    error_message = "api_propagation_seconds: a whole number of seconds from 0 to 900."
+  }
+}
+
 variable "artifact_bucket_name" {
   description = "Name of the GCS artifact bucket. Null: \"<prefix><project_id>-englab-mlflow\"."
   type        = string
@@ -79,8 +90,21 @@ variable "db_name" {
   }
 }
 
+variable "db_password" {
+  description = "Password of db_user, written to Cloud SQL and to the Secret Manager secret (write-only arguments). Ephemeral: in no plan, state or output. Give the same value on every run of one db_password_version (the provision role keeps it on the controller); a new value takes effect only with a higher db_password_version."
+  type        = string
+  ephemeral   = true
+  sensitive   = true
+  nullable    = false
+
+  validation {
+    condition     = length(var.db_password) >= 16 && length(var.db_password) <= 128 && can(regex("^[A-Za-z0-9._~-]+$", var.db_password))
+    error_message = "db_password: 16 to 128 characters of letters, digits and the URL-unreserved - _ . ~ (so the backend-store URI needs no escaping); the value given is not shown."
+  }
+}
+
 variable "db_password_version" {
-  description = "Version of the generated database password. Raise it to rotate: a new password is written to Cloud SQL and Secret Manager in the same run."
+  description = "Version of db_password. Raise it, with a new db_password, to rotate: the new password is written to Cloud SQL and Secret Manager in the same run. The provision role sets it from provision_gcp_db_password_version."
   type        = number
   default     = 1
 
@@ -189,6 +213,12 @@ variable "gpu_count" {
     condition     = var.gpu_count == 0 || contains(["nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100", "nvidia-tesla-v100"], var.gpu_type)
     error_message = "gpu_type: with gpu_count > 0, one of nvidia-tesla-t4, nvidia-tesla-p4, nvidia-tesla-p100, nvidia-tesla-v100 (the GPUs N1 takes; L4, A100 and H100 come built into G2, A2 and A3 types) (given ${var.gpu_type})."
   }
+}
+
+variable "gpu_secure_boot" {
+  description = "Keep Secure Boot on for a training-node with GPUs (gpu_count > 0, or an A2, A3 or G2 type). Default false: the training_node role installs Debian's DKMS nvidia-driver, an unsigned module Secure Boot refuses to load. Set true only with a signed driver or a module signed with an enrolled MOK. Nodes without GPUs always keep Secure Boot."
+  type        = bool
+  default     = false
 }
 
 variable "gpu_type" {

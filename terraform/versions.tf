@@ -1,5 +1,5 @@
 terraform {
-  # 1.11: write-only arguments (password_wo, secret_data_wo) and ephemeral resources.
+  # 1.11: write-only arguments (password_wo, secret_data_wo) and ephemeral input variables.
   required_version = ">= 1.11"
 
   required_providers {
@@ -10,8 +10,13 @@ terraform {
     }
     random = {
       source = "hashicorp/random"
-      # 3.7 brings the ephemeral random_password.
+      # random_id (the Cloud SQL name suffix); 3.7.2 is the release this root is proven against.
       version = ">= 3.7, < 4"
+    }
+    time = {
+      source = "hashicorp/time"
+      # time_sleep (API propagation, network.tf); 0.13.1 is the release this root is proven against.
+      version = ">= 0.13, < 1"
     }
   }
 }

@@ -247,12 +247,34 @@ def _gpu_problems(terraform_variables, root_variables):
     ]
 
 
+# Root variables the role owns and never takes from provision_terraform_variables.
+ROLE_OWNED = {
+    "db_password": "provision_gcp_db_password_version (the role generates the password of each version)",
+    "db_password_version": "provision_gcp_db_password_version",
+}
+
+
+def _password_problems(terraform_variables, version):
+    """The password and its version come from the role only: a second source could split them."""
+    problems = [
+        "provision_terraform_variables.%s is refused: set %s instead" % (name, ROLE_OWNED[name])
+        for name in sorted(set(terraform_variables) & set(ROLE_OWNED))
+    ]
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        problems.append(
+            "provision_gcp_db_password_version must be a whole number from 1 (raise it by one to rotate the "
+            "database password), got %s" % _shown(version)
+        )
+    return problems
+
+
 def gcp_input_problems(inputs, root_variables):
     """Every problem with the gcp target's inputs, one message each; [] when all are usable.
 
     ``inputs`` holds the role's variables by their Ansible names (mlops_gcp_project, mlops_gcp_region,
     mlops_name_prefix, mlops_gcp_state_bucket, provision_gcp_credentials_file,
-    provision_terraform_variables, mlops_terraform_dir); ``root_variables`` is what
+    provision_terraform_variables, mlops_terraform_dir, provision_gcp_db_password_version);
+    ``root_variables`` is what
     terraform_root_variables() found in mlops_terraform_dir.
     """
     tf_vars = inputs.get("provision_terraform_variables") or {}
@@ -265,4 +287,5 @@ def gcp_input_problems(inputs, root_variables):
         + _credentials_problems(str(inputs.get("provision_gcp_credentials_file") or "").strip())
         + _root_problems(tf_vars, root_variables, inputs.get("mlops_terraform_dir", ""))
         + _gpu_problems(tf_vars, root_variables)
+        + _password_problems(tf_vars, inputs.get("provision_gcp_db_password_version"))
     )

@@ -31,6 +31,9 @@ _AnsibleCollectionFinder(paths=[str(_collections)])._install()
 ROOT = REPO / "terraform"
 CACHE = REPO / ".cache" / "terraform-standin"
 PROJECT = "englab-test-123456"
+# What the provision role passes as the ephemeral db_password (TF_VAR_, as a user without the role
+# would): one value for every run of one db_password_version.
+DB_PASSWORD = "standin-db-password-v1-0123456789"  # noqa: S105 - a test value for the stand-in
 
 pytestmark = pytest.mark.terraform
 
@@ -95,6 +98,7 @@ def make_workdir(target: Path, cli_config: Path) -> Workdir:
         "TF_INPUT": "0",
         "CHECKPOINT_DISABLE": "1",
         "ENGLAB_STANDIN_RECORD": str(record),
+        "TF_VAR_db_password": DB_PASSWORD,
     }
     env.pop("TF_LOG", None)
     return Workdir(target, env, record)

@@ -1,5 +1,5 @@
 """Apply the saved default plan against the stand-in: outputs fill the contract, and the
-generated password reached Cloud SQL and Secret Manager but not the state or the outputs.
+password reached Cloud SQL and Secret Manager but not the state or the outputs.
 
 The stand-in replaces values only Google would know (IPs, ids) with deterministic fakes; what is
 asserted here is Terraform's handling of those values, not Google's behaviour.
@@ -11,7 +11,7 @@ import ipaddress
 import json
 
 import pytest
-from conftest import Planned
+from conftest import DB_PASSWORD, Planned
 
 pytestmark = pytest.mark.terraform
 
@@ -38,15 +38,12 @@ def test_outputs_after_apply(applied: dict) -> None:
 def test_password_written_once_to_both_places_and_never_stored(planned: Planned, applied: dict) -> None:
     written = {entry["type"]: entry["value"] for entry in planned.work.records("write_only")}
     assert set(written) == {"google_sql_user", "google_secret_manager_secret_version"}
-    # The database and the secret got the same password, generated during this apply.
-    assert written["google_sql_user"] == written["google_secret_manager_secret_version"]
-    generated = {entry["value"] for entry in planned.work.records("ephemeral")}
-    assert written["google_sql_user"] in generated
+    # The database and the secret got the same password: the ephemeral db_password given.
+    assert written["google_sql_user"] == written["google_secret_manager_secret_version"] == DB_PASSWORD
     state = (planned.work.path / "terraform.tfstate").read_text()
     assert json.loads(state)["resources"], "empty state proves nothing"
-    for password in generated:
-        assert password not in state
-        assert password not in json.dumps(applied)
+    assert DB_PASSWORD not in state
+    assert DB_PASSWORD not in json.dumps(applied)
 
 
 def test_each_instance_runs_as_its_own_service_account(planned: Planned, applied: dict) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PROJECT, Planned, Workdir, by_type, plan_file_text, resources
+from conftest import DB_PASSWORD, PROJECT, Planned, Workdir, by_type, plan_file_text, resources
 
 pytestmark = pytest.mark.terraform
 
@@ -231,13 +231,12 @@ def test_no_password_in_plan(planned: Planned) -> None:
     version = one(planned, "google_secret_manager_secret_version")
     assert version["secret_data_wo"] is None
     assert version["secret_data"] is None
-    generated = [entry["value"] for entry in planned.work.records("ephemeral")]
-    assert generated, "the stand-in never generated the ephemeral password: nothing was proven"
+    # The password is the ephemeral input variable: neither its value nor the variable is saved.
     plan_json = json.dumps(planned.plan)
     saved = plan_file_text(planned.plan_file)
-    for password in generated:
-        assert password not in plan_json
-        assert password not in saved
+    assert DB_PASSWORD not in plan_json
+    assert DB_PASSWORD not in saved
+    assert "db_password" not in planned.plan["variables"]
 
 
 def test_outputs_are_the_inventory_contract(planned: Planned) -> None:
@@ -296,6 +295,38 @@ def test_gpu_node_terminates_on_maintenance(custom_plan: dict) -> None:
     assert training["guest_accelerator"] == [{"count": 1, "type": "nvidia-tesla-t4"}]
     assert training["scheduling"][0]["on_host_maintenance"] == "TERMINATE"
     assert nodes["ci-tracking-node"]["guest_accelerator"] == []
+
+
+def _shielded(scratch: Workdir, *variables: str) -> dict[str, dict]:
+    plan_file = scratch.path / "shielded.tfplan"
+    scratch.run("plan", "-no-color", "-input=false", "-lock=false", f"-out={plan_file}",
+                f"-var=project_id={PROJECT}", *variables)  # fmt: skip
+    plan = json.loads(scratch.run("show", "-json", str(plan_file)).stdout)
+    return {
+        r["values"]["name"]: r["values"]["shielded_instance_config"][0]
+        for r in by_type(plan, "google_compute_instance")
+    }
+
+
+def test_secure_boot_off_only_on_a_gpu_training_node(custom_plan: dict, scratch: Workdir) -> None:
+    # Debian's DKMS nvidia-driver (roles/training_node) is unsigned: Secure Boot would refuse it.
+    shielded = {
+        r["values"]["name"]: r["values"]["shielded_instance_config"][0]
+        for r in by_type(custom_plan, "google_compute_instance")
+    }
+    assert shielded["ci-training-node"] == {
+        "enable_secure_boot": False, "enable_vtpm": True, "enable_integrity_monitoring": True,
+    }  # fmt: skip
+    for name in ("ci-tracking-node", "ci-serving-node"):
+        assert shielded[name]["enable_secure_boot"] is True, name
+    # Built-in GPUs (G2) too, by default; gpu_secure_boot keeps it on for a signed driver.
+    builtin = _shielded(scratch, "-var=training_machine_type=g2-standard-4")
+    assert builtin["training-node"]["enable_secure_boot"] is False
+    signed = _shielded(scratch, "-var=gpu_count=1", "-var=training_machine_type=n1-standard-8",
+                       "-var=gpu_secure_boot=true")  # fmt: skip
+    assert {name: config["enable_secure_boot"] for name, config in signed.items()} == {
+        "training-node": True, "tracking-node": True, "serving-node": True,
+    }  # fmt: skip
 
 
 def test_external_ip_only_where_asked(custom_plan: dict) -> None:

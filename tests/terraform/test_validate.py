@@ -27,6 +27,8 @@ def test_init_resolves_pinned_providers(initialized: Workdir) -> None:
     assert 'version     = "6.50.0"' in lock
     assert 'provider "registry.terraform.io/hashicorp/random"' in lock
     assert 'version     = "3.7.2"' in lock
+    assert 'provider "registry.terraform.io/hashicorp/time"' in lock
+    assert 'version     = "0.13.1"' in lock
 
 
 def test_validate_passes(initialized: Workdir) -> None:
@@ -56,7 +58,7 @@ BROKEN = {
     # Write-only is real in the served schema: the ephemeral password cannot reach a stored argument.
     "ephemeral value in a stored argument": (
         'resource "google_sql_user" "leak" {\n  instance = "x"\n  name = "y"\n'
-        "  password = ephemeral.random_password.db.result\n}\n",
+        "  password = var.db_password\n}\n",
         "Ephemeral values are not valid",
     ),
 }

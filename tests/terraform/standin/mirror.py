@@ -34,6 +34,8 @@ PROVIDERS = (
     Provider("google", "6.50.0", "@cdktf/provider-google", "16.12.1"),
     # @cdktf/provider-random 12.0.1 was generated from hashicorp/random 3.7.2.
     Provider("random", "3.7.2", "@cdktf/provider-random", "12.0.1", ephemeral=True),
+    # @cdktf/provider-time 11.0.1 was generated from hashicorp/time 0.13.1 (its docs links say so).
+    Provider("time", "0.13.1", "@cdktf/provider-time", "11.0.1"),
 )
 
 

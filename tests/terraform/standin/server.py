@@ -2,7 +2,8 @@
 
 Terraform starts it like any provider (go-plugin handshake on stdout, TLS on a unix socket),
 so ``terraform validate`` checks our configuration against the provider's published schema and
-``plan``/``apply`` exercise the real core. Behaviour: plan marks unset computed attributes as
+``plan``/``apply`` exercise the real core. Validation refuses a string outside the enum a schema
+description states (schema_gen.py). Behaviour: plan marks unset computed attributes as
 unknown and write-only attributes null; apply fills unknowns with deterministic fakes (IPs look
 like 10.x.y.z); the ephemeral ``random_password`` returns a fresh cryptographic password.
 
@@ -243,6 +244,27 @@ class StandIn:
     def no_diagnostics(self, response: Any) -> Any:
         return lambda request, context: response()
 
+    def validate_resource_config(self, request: Any, context: Any) -> Any:
+        """Refuse a known string outside the attribute's enum, as the provider's StringInSlice does."""
+        resp = pb.ValidateResourceConfig.Response()
+        entry = self.schema["resource_schemas"].get(request.type_name)
+        config = decode(request.config)
+        if entry is None or not isinstance(config, dict):
+            return resp
+
+        def visit(attr: dict[str, Any], obj: dict[str, Any], name: str, path: str) -> None:
+            value = obj.get(name)
+            allowed = attr.get("enum")
+            if allowed and isinstance(value, str) and value not in allowed:
+                resp.diagnostics.add(
+                    severity=1,
+                    summary=f"Invalid value for {path}",
+                    detail=f"{request.type_name}: {path} must be one of {', '.join(allowed)}; got {json.dumps(value)}.",
+                )
+
+        walk_block(entry["block"], config, visit)
+        return resp
+
     # ---- managed resources ----
     def upgrade_resource_state(self, request: Any, context: Any) -> Any:
         return pb.UpgradeResourceState.Response(upgraded_state=pb.DynamicValue(json=request.raw_state.json))
@@ -353,7 +375,7 @@ def _handlers(app: StandIn) -> dict[str, Any]:
         "GetMetadata": unary(app.get_metadata, base_pb.GetMetadata.Request),
         "GetProviderSchema": unary(app.get_provider_schema, pb.GetProviderSchema.Request, lambda raw: raw),
         "ValidateProviderConfig": ok(pb.ValidateProviderConfig),
-        "ValidateResourceConfig": ok(pb.ValidateResourceConfig),
+        "ValidateResourceConfig": unary(app.validate_resource_config, pb.ValidateResourceConfig.Request),
         "ValidateDataResourceConfig": ok(pb.ValidateDataResourceConfig),
         "ValidateEphemeralResourceConfig": ok(pb.ValidateEphemeralResourceConfig),
         "ConfigureProvider": ok(pb.ConfigureProvider),

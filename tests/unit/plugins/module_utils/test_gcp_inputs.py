@@ -214,3 +214,25 @@ def test_gpu_check_only_for_a_root_with_gpu_count() -> None:
     inputs = {**GOOD, "provision_terraform_variables": {"gpu_count": 1}}
     problems = gcp_input_problems(inputs, ["project_id", "region", "prefix"])
     assert problems and all("needs an N1" not in p for p in problems)
+
+
+PASSWORD_ROOT = ["project_id", "region", "prefix", "db_password", "db_password_version"]
+
+
+@pytest.mark.parametrize("name", ["db_password", "db_password_version"])
+def test_password_and_its_version_only_from_the_role(name: str) -> None:
+    (problem,) = gcp_input_problems({**GOOD, "provision_terraform_variables": {name: "x"}}, PASSWORD_ROOT)
+    assert problem.startswith(
+        f"provision_terraform_variables.{name} is refused: set provision_gcp_db_password_version"
+    )
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", True, 1.5])
+def test_password_version_is_a_whole_number_from_one(version: object) -> None:
+    (problem,) = gcp_input_problems({**GOOD, "provision_gcp_db_password_version": version}, PASSWORD_ROOT)
+    assert problem.startswith("provision_gcp_db_password_version must be a whole number from 1")
+    assert problem.endswith(json.dumps(version))
+
+
+def test_password_version_accepted() -> None:
+    assert gcp_input_problems({**GOOD, "provision_gcp_db_password_version": 3}, PASSWORD_ROOT) == []
