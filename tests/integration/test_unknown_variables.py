@@ -152,7 +152,9 @@ def test_a_role_applied_directly_refuses_in_a_few_lines(
     assert result.rc != 0
     assert message in result.output, result.output[-3000:]
     assert "argument_spec_data" not in result.output
-    assert "Validating arguments against arg spec" not in result.output  # refused before it
+    # refused before the role's own validation (the dependency englab.mlops.preflight has its own)
+    assert f"englab.mlops.{role} : Validating arguments against arg spec" not in result.output
     assert "UNREACHABLE" not in result.output  # no task of the role was reached
     print(f"{role}: {len(result.output)} characters, {len(result.output.splitlines())} lines")
-    assert len(result.output) < 2000, result.output
+    # the whole run, with its task timing recap (docker_engine's spec alone used to be 90 lines)
+    assert len(result.output) < 2500, result.output
