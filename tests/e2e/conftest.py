@@ -135,6 +135,14 @@ class Platform:
                 "%p %T@\n",
                 check=False,
             ).stdout,
+            "tracking config": self.exec(
+                "tracking-node",
+                "sh",
+                "-c",
+                "find /etc/englab-mlflow /etc/nginx/conf.d /etc/systemd/system -type f -exec sha256sum {} +;"
+                " systemctl show -p Id,MainPID,ActiveEnterTimestamp 'englab-mlflow@*.service'",
+                check=False,
+            ).stdout,
             "model versions": json.dumps(self.mlflow_client(MODEL_VERSIONS)),
             "secrets": lines("find", str(self.secrets_dir), "-type", "f", "-printf", "%P %s %T@ %m\n"),
         }

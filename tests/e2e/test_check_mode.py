@@ -46,3 +46,23 @@ def test_provision_check_of_a_new_port_shows_the_node_recreated_and_changes_noth
     assert "27999" in output, "the diff does not show the new port"
     assert "Traceback" not in output
     assert platform.snapshot() == before
+
+
+def test_site_check_of_changed_settings_reports_them_and_changes_nothing(platform: Platform):
+    """Settings that would rewrite the tracking server's units and the serving proxy: the nodes that
+    would change say so, and their files and running processes stay as they are."""
+    before = platform.snapshot()
+    run = platform.playbook(
+        "englab.mlops.site",
+        "site-check-changed",
+        args=CHECK,
+        tracking_server_workers=3,
+        tracking_server_auth_cache_ttl_seconds=30,
+        serving_node_max_body_size="30m",
+    )
+    output = run.stdout + run.stderr
+    counters = recap(run)
+    assert counters[platform.node("tracking-node")]["changed"] >= 1, output[-4000:]
+    assert counters[platform.node("serving-node")]["changed"] >= 1, output[-4000:]
+    assert "Traceback" not in output
+    assert platform.snapshot() == before
