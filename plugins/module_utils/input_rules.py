@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import ipaddress
 import math
 import os
 import re
@@ -68,6 +69,8 @@ HTTPS_URL_VARIABLES = ("serving_node_tracking_url", "training_node_tracking_url"
 # Lists of PEM CA certificates on the controller, installed into the node image and serving images.
 CA_LIST_VARIABLES = ("common_extra_ca_certificates", "serving_node_extra_ca_certificates")
 IMAGE_VARIABLES = ("mlops_node_image", "serving_node_base_image")
+# Lists of IPv4 destinations the containers of a Docker engine may not reach.
+DESTINATION_VARIABLES = ("docker_engine_blocked_destinations", "docker_engine_blocked_destinations_defaults")
 
 
 def _shown(value):
@@ -123,6 +126,25 @@ def cpus_problem(name, value):
         _shown(value),
         NOTHING_CHANGED,
     )
+
+
+def ipv4_destinations_problem(name, value):
+    """A list of IPv4 addresses or CIDR ranges without host bits (169.254.0.0/16, 10.1.2.3).
+
+    Checked before the iptables rules are written: a wrong entry would stop dockerd, which applies
+    them before it starts.
+    """
+    allowed = "a list of IPv4 addresses or CIDR ranges without host bits (e.g. [169.254.0.0/16, 10.1.2.3])"
+    if not isinstance(value, list):
+        return "%s must be %s, got %s. %s" % (name, allowed, _shown(value), NOTHING_CHANGED)
+    for item in value:
+        try:
+            valid = isinstance(item, str) and bool(ipaddress.IPv4Network(item.strip(), strict=True))
+        except ValueError:
+            valid = False
+        if not valid:
+            return "%s must be %s; %s is not one. %s" % (name, allowed, _shown(item), NOTHING_CHANGED)
+    return None
 
 
 def url_problem(name, value, schemes=("http", "https")):
@@ -262,6 +284,7 @@ def port_problems(values):
 SINGLE_RULES = dict(
     [(name, image_reference_problem) for name in IMAGE_VARIABLES]
     + [("serving_node_memory", memory_problem), ("serving_node_cpus", cpus_problem)]
+    + [(name, ipv4_destinations_problem) for name in DESTINATION_VARIABLES]
     + [(name, url_problem) for name in URL_VARIABLES]
     + [
         (name, lambda name, value: url_problem(name, value, schemes=("https",)))

@@ -691,6 +691,22 @@ TABLE = [
         "snap",
         "value of docker_engine_package_source must be one of: distribution, docker, got: snap",
     ),
+    # A wrong destination would stop dockerd, which applies the rules before it starts.
+    case(
+        "role:docker_engine",
+        "docker_engine_blocked_destinations",
+        ["metadata.google.internal"],
+        "docker_engine_blocked_destinations must be a list of IPv4 addresses or CIDR ranges without host bits "
+        f"(e.g. [169.254.0.0/16, 10.1.2.3]); 'metadata.google.internal' is not one. {NOTHING}",
+        facts=True,
+    ),
+    case(
+        "englab.mlops.site",
+        "docker_engine_blocked_destinations",
+        ["169.254.169.254/16"],
+        "docker_engine_blocked_destinations must be a list of IPv4 addresses or CIDR ranges without host bits "
+        f"(e.g. [169.254.0.0/16, 10.1.2.3]); '169.254.169.254/16' is not one. {NOTHING}",
+    ),
     case(
         "role:tracking_server",
         "tracking_server_port",

@@ -1,4 +1,5 @@
-"""docker_engine: the engine runs with the merged daemon.json, a listed user may use it, a registry CA is trusted."""
+"""docker_engine: the engine runs with the merged daemon.json, a listed user may use it, a registry CA is trusted,
+containers are kept away from the blocked destinations."""
 
 from __future__ import annotations
 
@@ -44,3 +45,34 @@ def test_registry_ca_is_trusted_per_registry(host):
     assert trusted.mode == 0o644
     with open(CA) as handle:
         assert trusted.content_string == handle.read()
+
+
+EGRESS_RULES = ("-A ENGLAB-EGRESS -d 169.254.0.0/16 -j REJECT", "-A ENGLAB-EGRESS -d 192.0.2.0/24 -j REJECT")
+
+
+def egress_in_place(host) -> bool:
+    user = host.check_output("iptables -S DOCKER-USER").splitlines()
+    chain = host.check_output("iptables -S ENGLAB-EGRESS")
+    return (
+        "-A DOCKER-USER -j ENGLAB-EGRESS" in user
+        and user.index("-A DOCKER-USER -j ENGLAB-EGRESS") < user.index("-A DOCKER-USER -j RETURN")
+        and all(rule in chain for rule in EGRESS_RULES)
+    )
+
+
+def test_containers_are_kept_away_from_link_local_and_the_listed_range(host):
+    assert egress_in_place(host)
+    assert host.file("/etc/systemd/system/docker.service.d/englab-egress.conf").contains(
+        "^ExecStartPre=/usr/local/libexec/englab-docker-egress$"
+    )
+
+
+def test_dockerd_puts_the_rules_back_before_it_starts(host):
+    # a reboot starts from an empty ruleset: remove ours, restart dockerd, they are back
+    host.check_output(
+        "iptables -D DOCKER-USER -j ENGLAB-EGRESS && iptables -F ENGLAB-EGRESS && iptables -X ENGLAB-EGRESS"
+    )
+    assert host.run("iptables -S ENGLAB-EGRESS").rc != 0
+    host.check_output("systemctl restart docker")
+    assert egress_in_place(host)
+    assert host.check_output("/usr/local/libexec/englab-docker-egress") == "unchanged"

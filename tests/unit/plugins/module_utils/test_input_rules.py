@@ -251,3 +251,25 @@ def test_published_ports_of_absent_containers() -> None:
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (["169.254.0.0/16"], True),
+        (["169.254.0.0/16", "10.1.2.3", "10.9.0.0/24"], True),
+        ([], True),
+        (["169.254.169.254/16"], False),  # host bits: which range was meant?
+        (["metadata.google.internal"], False),
+        (["fd20:ce::254"], False),  # the rules are IPv4 (iptables)
+        (["10.0.0.0/33"], False),
+        ([None], False),
+        ("169.254.0.0/16", False),  # a string, not a list
+    ],
+)
+def test_blocked_destinations(value: object, ok: bool) -> None:
+    problem = input_rules.ipv4_destinations_problem("docker_engine_blocked_destinations", value)
+    assert (problem is None) is ok
+    if not ok:
+        assert problem.startswith("docker_engine_blocked_destinations must be a list of IPv4 addresses")
+        assert problem.endswith("Nothing was changed.")
