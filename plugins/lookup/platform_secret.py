@@ -29,7 +29,9 @@ description:
     the controller's credentials through the google.cloud collection's code: the latest enabled version is
     read; an absent secret is created (user-managed replication in O(region), labels), the service account
     of every node that reads it (as terraform/iam.tf names them) is granted C(roles/secretmanager.secretAccessor)
-    on that secret alone (gcp target), and its first version is added. A second version is never added.
+    on that secret alone (gcp target), and its first version is added: the value of the controller store's file
+    when O(secrets_dir) holds one (a platform made before this store keeps its secrets), else a new one.
+    A second version is never added.
     C(db_password) on the gcp target is Terraform's C(<prefix>englab-db-password): read, never created."
   - The value is never printed or logged by this plugin; give every task that uses it C(no_log).
 options:
@@ -52,7 +54,9 @@ options:
     vars:
       - name: mlops_target
   secrets_dir:
-    description: The controller store's directory (a contract fact); needed by the C(controller) store only.
+    description:
+      - The controller store's directory (a contract fact); the C(controller) store needs it.
+      - The C(gcp_secret_manager) store reads it only to move an existing secret into Secret Manager.
     type: str
     vars:
       - name: mlops_secrets_dir
@@ -144,6 +148,7 @@ class LookupModule(LookupBase):
                 name_prefix=self._option("name_prefix"),
                 credentials_file=self._option("credentials_file"),
                 target=target,
+                seed_dir=self._option("secrets_dir"),
             )
             return [gcp.secret(secret)[0] for secret in secrets]
         except SecretError as error:

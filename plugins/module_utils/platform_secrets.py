@@ -293,7 +293,7 @@ def _gcp():
 class GcpSecretStore:
     """The Secret Manager secrets of one platform (project, region, prefix), with the controller's credentials."""
 
-    def __init__(self, project, region, name_prefix="", credentials_file="", target="gcp"):
+    def __init__(self, project, region, *, name_prefix="", credentials_file="", target="gcp", seed_dir=""):
         if not project:
             raise SecretError(
                 "the gcp_secret_manager store needs mlops_gcp_project (or $GCP_PROJECT, $GCE_PROJECT, "
@@ -305,6 +305,9 @@ class GcpSecretStore:
         self.region = region
         self.name_prefix = name_prefix
         self.target = target
+        # A platform made before this store kept its secrets in the controller directory: a secret
+        # Secret Manager does not hold yet starts with that value, so the platform keeps it.
+        self.seed_dir = seed_dir
         self._auth = (
             {"auth_kind": "serviceaccount", "service_account_file": credentials_file}
             if credentials_file
@@ -391,9 +394,18 @@ class GcpSecretStore:
             new_policy["etag"] = policy["etag"]
         module.raise_for_status(auth.post(self._url(module, ":setIamPolicy"), body={"policy": new_policy}))
 
+    def _seed(self, secret):
+        """The value the controller store holds for this secret, or "" (never created there)."""
+        if not self.seed_dir:
+            return ""
+        try:
+            return _read_file(secret, os.path.join(os.path.expanduser(self.seed_dir), secret.filename))
+        except FileNotFoundError:
+            return ""
+
     def _add_first_version(self, module, secret):
         self._grant_readers(module, secret)
-        module.params["value"] = secret.generate()
+        module.params["value"] = self._seed(secret) or secret.generate()
         _gcp().update_secret(module)
         # Of two writers that both found no version, the later one's version is the latest: read it.
         module.params["calc_version"] = "latest"

@@ -82,6 +82,11 @@ def test_destroy_with_a_typo_removes_nothing(stand_in_platform: Path, tool_env: 
     [
         ("provision", {"mlops_target": "aws"}, "value of mlops_target must be one of: local, gcp, got: aws"),
         (
+            "provision",
+            {"mlops_secrets_store": "vault"},
+            "value of mlops_secrets_store must be one of: controller, gcp_secret_manager, got: vault",
+        ),
+        (
             "deploy",
             {"serving_node_proxy_port": "http"},
             "argument 'serving_node_proxy_port' is of type str and we were unable to convert to int",

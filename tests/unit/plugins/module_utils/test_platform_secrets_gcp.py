@@ -359,3 +359,17 @@ def test_through_the_lookup_no_value_reaches_any_output(sm, key_file, capfd, mon
     # The default region of the lookup is the provision role's.
     create = next(r for r in sm.requests if "secretId=" in r.url)
     assert json.loads(create.body)["replication"]["userManaged"]["replicas"] == [{"location": "europe-west1"}]
+
+
+def test_a_platform_made_before_keeps_its_controller_secrets(sm, key_file, tmp_path):
+    """The first gcp_secret_manager run of an existing gcp platform moves the file's value, it makes none."""
+    (tmp_path / "tracking_admin").write_text("the-admin-password-in-force\n")
+    gcp = ps.GcpSecretStore(
+        PROJECT, "europe-west4", name_prefix="t1-", credentials_file=key_file, seed_dir=str(tmp_path)
+    )
+    assert gcp.secret(ps.parse_name("tracking_admin")) == ("the-admin-password-in-force", True)
+    assert sm.secrets["t1-englab-tracking-admin"]["versions"] == [("ENABLED", "the-admin-password-in-force")]
+    # No file for this one: a new value, and the controller directory is left as it was.
+    value, created = gcp.secret(ps.parse_name("tracking_flask_secret_key"))
+    assert created and len(value) == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["controller-sa.json", "tracking_admin"]
