@@ -350,3 +350,39 @@ def held_port_problems(ports, own, in_use=port_in_use):
         for name, port in sorted(ports.items())
         if _as_int(port) is not None and _as_int(port) not in own and in_use(_as_int(port))
     ]
+
+
+# Files of the controller directory that only an existing platform has (issue 15).
+EXISTING_PLATFORM_FILES = ("tracking_admin",)
+EXISTING_PLATFORM_FILES_DESTROY = ("tracking_admin", "known_hosts", "ssh_login_ed25519", "terraform")
+
+
+def existing_platform_problem(
+    secrets_dir, store="controller", destroying=False, state_bucket="", exists=os.path.exists
+):
+    """Why mlops_secrets_dir is not the controller directory of an existing platform, or None.
+
+    Deploy, rollback, undeploy, train and destroy act on a platform that exists: a typo'd directory would
+    otherwise be filled with new passwords (or, on destroy, hold no Terraform state). With the
+    gcp_secret_manager store the passwords are in Secret Manager, so a fresh directory (an AWX job's) is
+    that platform's; destroy still needs the Terraform state, in the directory unless a state bucket holds it.
+    """
+    if store == "gcp_secret_manager":
+        if not destroying or state_bucket:
+            return None
+        files = tuple(name for name in EXISTING_PLATFORM_FILES_DESTROY if name != "tracking_admin")
+    else:
+        files = EXISTING_PLATFORM_FILES_DESTROY if destroying else EXISTING_PLATFORM_FILES
+    directory = os.path.expanduser(secrets_dir) if isinstance(secrets_dir, str) else ""
+    if directory and any(exists(os.path.join(directory, name)) for name in files):
+        return None
+    return (
+        "mlops_secrets_dir must be the controller directory of an existing platform, holding %s; got %s, %s "
+        "(provision or site creates it; pass the platform's own with -e mlops_secrets_dir=...). %s"
+        % (
+            " or ".join(files),
+            _shown(secrets_dir),
+            "which holds none of them" if directory and os.path.isdir(directory) else "which does not exist",
+            NOTHING_CHANGED,
+        )
+    )

@@ -273,3 +273,64 @@ def test_blocked_destinations(value: object, ok: bool) -> None:
     if not ok:
         assert problem.startswith("docker_engine_blocked_destinations must be a list of IPv4 addresses")
         assert problem.endswith("Nothing was changed.")
+
+
+# --- the existing platform's controller directory (issue 15, with the store of issue 17) ----------
+
+EXISTING = "mlops_secrets_dir must be the controller directory of an existing platform, holding "
+
+
+@pytest.mark.parametrize(
+    ("files", "how", "refused"),
+    [
+        # controller store: the passwords are in the directory, a typo'd or fresh one is refused
+        (None, ("controller", False, ""), "tracking_admin; got '{d}', which does not exist"),
+        ((), ("controller", False, ""), "tracking_admin; got '{d}', which holds none of them"),
+        (("known_hosts",), ("controller", False, ""), "tracking_admin; got '{d}', which holds none of them"),
+        (("tracking_admin",), ("controller", False, ""), None),
+        (("terraform",), ("controller", True, ""), None),
+        (
+            ("db_password",),
+            ("controller", True, ""),
+            "tracking_admin or known_hosts or ssh_login_ed25519 or terraform; got '{d}', which holds none of them",
+        ),
+        # Secret Manager holds the passwords: a fresh controller directory (an AWX job's) is that platform's
+        (None, ("gcp_secret_manager", False, ""), None),
+        ((), ("gcp_secret_manager", False, ""), None),
+        # ... but destroy still needs the Terraform state: in the directory, or in the state bucket
+        (None, ("gcp_secret_manager", True, "bucket"), None),
+        (
+            None,
+            ("gcp_secret_manager", True, ""),
+            "known_hosts or ssh_login_ed25519 or terraform; got '{d}', which does not exist",
+        ),
+        (("terraform",), ("gcp_secret_manager", True, ""), None),
+    ],
+)
+def test_existing_platform_directory(tmp_path, files, how, refused):
+    store, destroying, bucket = how
+    directory = tmp_path / "secrets"
+    if files is not None:
+        directory.mkdir()
+        for name in files:
+            (directory / name).write_text("x")
+    problem = input_rules.existing_platform_problem(str(directory), store, destroying, bucket)
+    if refused is None:
+        assert problem is None
+    else:
+        assert problem == (
+            EXISTING
+            + refused.format(d=directory)
+            + " (provision or site creates it; pass the platform's own with -e mlops_secrets_dir=...). "
+            "Nothing was changed."
+        )
+
+
+def test_existing_platform_filter_defaults_to_the_controller_store(tmp_path):
+    from ansible_collections.englab.mlops.plugins.filter.existing_platform_problem import (  # noqa: PLC0415
+        FilterModule,
+    )
+
+    check = FilterModule().filters()["existing_platform_problem"]
+    assert check(str(tmp_path / "typo")).startswith(EXISTING)
+    assert check(str(tmp_path / "typo"), store="gcp_secret_manager") == ""
