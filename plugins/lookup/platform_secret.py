@@ -33,6 +33,9 @@ description:
     when O(secrets_dir) holds one (a platform made before this store keeps its secrets), else a new one.
     A second version is never added.
     C(db_password) on the gcp target is Terraform's C(<prefix>englab-db-password): read, never created."
+  - "Rotation: C(-e mlops_rotate=<name>) on englab.mlops.site; the provision role replaces the stored value
+    once, before any role reads it (englab.mlops.rotate_platform_secret), and every role that uses the secret
+    applies the new value in the same run. The value it replaced stays readable with O(previous)."
   - The value is never printed or logged by this plugin; give every task that uses it C(no_log).
 options:
   _terms:
@@ -40,6 +43,21 @@ options:
     type: list
     elements: str
     required: true
+  previous:
+    description:
+      - Return the value the last rotation replaced instead (an empty string when the secret was never rotated);
+        the controller file C(<file>.previous), or the second newest enabled Secret Manager version. Never
+        creates anything.
+      - The tracking server role uses it to set a rotated admin password with the one in force.
+    type: bool
+    default: false
+  where:
+    description:
+      - Return where the store keeps each secret instead of its value, for messages (C(the controller file
+        /root/.config/englab-mlops/englab/db_password), C(Secret Manager secret englab-tracking-admin of project p)).
+        Reads and creates nothing.
+    type: bool
+    default: false
   store:
     description:
       - C(controller) or C(gcp_secret_manager). Unset, the target's default; C(controller) on C(local) and
@@ -113,11 +131,15 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     admin_password: "{{ lookup('englab.mlops.platform_secret', 'tracking_admin', store='gcp_secret_manager') }}"
   no_log: true
+
+- name: Name where the database password is kept in a message, never its value
+  ansible.builtin.debug:
+    msg: "The database password is {{ lookup('englab.mlops.platform_secret', 'db_password', where=true) }}"
 """
 
 RETURN = r"""
 _raw:
-  description: The secret values, one per name.
+  description: The secret values, one per name (with O(where), where each is kept).
   type: list
   elements: str
 """
@@ -127,32 +149,75 @@ from ansible.plugins.lookup import LookupBase
 from ansible_collections.englab.mlops.plugins.module_utils.platform_secrets import (
     GcpSecretStore,
     SecretError,
+    controller_previous,
     controller_secret,
+    location,
     parse_name,
     resolve_store,
+    rotate_controller_secret,
 )
+
+
+class PlatformStore:
+    """The store in force with its options resolved; the action plugin rotate_platform_secret uses it too."""
+
+    def __init__(self, store, target, *, secrets_dir, name_prefix, project, region, credentials_file):
+        self.store = resolve_store(store, target)
+        self.target = target
+        self.secrets_dir = secrets_dir
+        self.name_prefix = name_prefix
+        self.project = project
+        self._gcp = None
+        if self.store == "gcp_secret_manager":
+            self._gcp = GcpSecretStore(
+                project=project,
+                region=region,
+                name_prefix=name_prefix,
+                credentials_file=credentials_file,
+                target=target,
+                seed_dir=secrets_dir,
+            )
+
+    def value(self, secret):
+        if self._gcp:
+            return self._gcp.secret(secret)[0]
+        return controller_secret(self.secrets_dir, secret)[0]
+
+    def previous(self, secret):
+        return self._gcp.previous(secret) if self._gcp else controller_previous(self.secrets_dir, secret)
+
+    def rotate(self, secret):
+        return self._gcp.rotate(secret) if self._gcp else rotate_controller_secret(self.secrets_dir, secret)
+
+    def where(self, secret):
+        return location(secret, self.store, self.secrets_dir, self.project, self.name_prefix)
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         try:
-            target = self._option("target")
-            store = resolve_store(self._option("store"), target)
             secrets = [parse_name(term) for term in terms]
-            if store == "controller":
-                return [controller_secret(self._option("secrets_dir"), secret)[0] for secret in secrets]
-            gcp = GcpSecretStore(
-                project=self._option("project"),
-                region=self._option("region"),
-                name_prefix=self._option("name_prefix"),
-                credentials_file=self._option("credentials_file"),
-                target=target,
-                seed_dir=self._option("secrets_dir"),
-            )
-            return [gcp.secret(secret)[0] for secret in secrets]
+            store = self.platform_store()
+            if self.get_option("where"):
+                return [store.where(secret) for secret in secrets]
+            if self.get_option("previous"):
+                return [store.previous(secret) for secret in secrets]
+            return [store.value(secret) for secret in secrets]
         except SecretError as error:
             raise AnsibleLookupError("englab.mlops.platform_secret: %s" % error) from None
+
+    def platform_store(self):
+        """The store of the options set (set_options first); raises SecretError."""
+        return PlatformStore(
+            store=self._option("store"),
+            target=self._option("target"),
+            secrets_dir=self._option("secrets_dir"),
+            name_prefix=self._option("name_prefix"),
+            project=self._option("project"),
+            region=self._option("region"),
+            credentials_file=self._option("credentials_file"),
+        )
 
     def _option(self, name):
         """An option's value as a string; one read from a variable is a template (mlops_secrets_dir's default is)."""

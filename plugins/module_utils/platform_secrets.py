@@ -14,7 +14,15 @@ keeps its secrets. Two stores:
   through the google.cloud collection's own code (its GcpSession and the functions of its
   gcp_secret_manager module): read the latest version when the secret exists, else create it
   (user-managed replication in the platform's region, like terraform/sql.tf), grant the nodes
-  that read it secretAccessor on it, and add the first version. Never a second version.
+  that read it secretAccessor on it, and add the first version. Never a second version, except
+  when the secret is rotated.
+
+Rotation (``-e mlops_rotate=<name>``, applied by the provision role once per run, before any role
+reads the secret): a new value replaces the stored one and the value it replaces stays readable as
+the *previous* value, so a role whose account still holds the old password (the tracking admin) can
+use it to set the new one. Controller store: ``<file>.previous`` (0600) and an atomic replace under
+an flock. Secret Manager: a new version; the version it replaces stays enabled, every older one is
+disabled (at most two enabled versions, the latest in use).
 
 No function here prints, logs or puts a secret value into an exception message.
 """
@@ -24,6 +32,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import fcntl
 import os
 import re
 import string
@@ -50,6 +59,8 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 LABELS = {"managed-by": "englab-mlops", "platform": "englab-mlops"}
 # How long a reader waits for the first version a concurrent writer is adding.
 FIRST_VERSION_WAIT = (0.5, 1, 2, 4)
+# The controller store keeps the value a rotation replaced in <file><PREVIOUS_SUFFIX>.
+PREVIOUS_SUFFIX = ".previous"
 
 
 # _read_latest's answer for a secret that does not exist (None: it exists without a version).
@@ -190,6 +201,38 @@ def service_account_email(group, name_prefix, project):
     return "%s%s-sa@%s.iam.gserviceaccount.com" % (name_prefix, group, project)
 
 
+def location(secret, store, secrets_dir="", project="", name_prefix=""):
+    """Where the store keeps a secret, for messages: a controller file or a Secret Manager secret id."""
+    if store == "controller":
+        return "the controller file %s" % os.path.join(
+            os.path.expanduser(secrets_dir or "~"), secret.filename
+        )
+    return "Secret Manager secret %s of project %s" % (
+        secret.secret_id(name_prefix),
+        project or "<mlops_gcp_project>",
+    )
+
+
+def rotation_problem(name, target):
+    """Why ``-e mlops_rotate=<name>`` cannot be applied on target, or None."""
+    if not isinstance(name, str) or not name:
+        return "mlops_rotate must name one platform secret (%s), got '%s'. Nothing was changed." % (
+            ", ".join(known_names()),
+            name,
+        )
+    try:
+        secret = parse_name(name)
+    except SecretError as error:
+        return "mlops_rotate must name one platform secret: %s. Nothing was changed." % error
+    if target == "gcp" and secret.entry.terraform_on_gcp:
+        return (
+            "mlops_rotate cannot be '%s' on the gcp target: the Cloud SQL password is Terraform's "
+            "(terraform/sql.tf). Raise provision_gcp_db_password_version by one instead; one run writes the "
+            "new password to Cloud SQL and Secret Manager. Nothing was changed." % name
+        )
+    return None
+
+
 # --- controller store -------------------------------------------------------------------------
 
 
@@ -247,6 +290,65 @@ def controller_secret(secrets_dir, secret):
     finally:
         os.unlink(temporary)
     return _read_file(secret, path), created
+
+
+@contextlib.contextmanager
+def _locked(directory, filename):
+    """An exclusive flock on <directory>/.<filename>.lock: one rotation of a secret at a time."""
+    descriptor = os.open(os.path.join(directory, ".%s.lock" % filename), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _replace(directory, filename, value):
+    """Write value to <directory>/<filename> (0600) in one rename: a reader sees the old or the new file."""
+    handle, temporary = tempfile.mkstemp(prefix=".%s." % filename, dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(value + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, os.path.join(directory, filename))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def rotate_controller_secret(secrets_dir, secret):
+    """A new value for secret in the controller store; the value it replaces becomes <file>.previous."""
+    path = os.path.join(os.path.expanduser(secrets_dir or ""), secret.filename)
+    directory = os.path.dirname(path)
+    if not secrets_dir:
+        raise SecretError("mlops_secrets_dir must name the controller's secrets directory, got ''")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        with _locked(directory, secret.filename):
+            try:
+                old = _read_file(secret, path)
+            except FileNotFoundError:
+                old = None
+            if old is not None:
+                _replace(directory, secret.filename + PREVIOUS_SUFFIX, old)
+            value = secret.generate()
+            _replace(directory, secret.filename, value)
+    except OSError as error:
+        raise SecretError(
+            "cannot rotate platform secret '%s' in %s: %s" % (secret.name, directory, error.strerror)
+        ) from None
+    return value
+
+
+def controller_previous(secrets_dir, secret):
+    """The value the last rotation replaced, or "" when the secret was never rotated."""
+    path = os.path.join(os.path.expanduser(secrets_dir or ""), secret.filename + PREVIOUS_SUFFIX)
+    try:
+        return _read_file(secret, path)
+    except FileNotFoundError:
+        return ""
 
 
 # --- gcp_secret_manager store -----------------------------------------------------------------
@@ -426,6 +528,44 @@ class GcpSecretStore:
         value, created = self._secret(secret, secret_id)
         _READ[key] = value
         return value, created
+
+    def _enabled_numbers(self, module):
+        """Numbers of the enabled versions, newest first ([] when there is none or no secret)."""
+        versions = _gcp().list_secret_versions(module) or {}
+        return sorted((int(v["name"].split("/")[-1]) for v in versions.get("versions", [])), reverse=True)
+
+    def _access(self, module, number):
+        gsm = _gcp()
+        module.params["calc_version"] = str(number)
+        accessed = gsm.return_if_object(module, gsm.get_auth(module).get(gsm.self_access_link(module)), True)
+        return "" if accessed is None else accessed["value"]
+
+    def rotate(self, secret):
+        """A new version; the one it replaces stays enabled (previous()), older enabled ones are disabled."""
+        if self.target == "gcp" and secret.entry.terraform_on_gcp:
+            raise SecretError(rotation_problem(secret.name, self.target))
+        secret_id = secret.secret_id(self.name_prefix)
+        module = self._module(secret_id)
+        if not self._enabled_numbers(module):
+            # No value in use yet: the first one is the rotation (created and granted as usual).
+            _READ.pop((self.project, secret_id), None)
+            return self.secret(secret)[0]
+        module.params["value"] = secret.generate()
+        _gcp().update_secret(module)
+        enabled = self._enabled_numbers(module)
+        for number in enabled[2:]:
+            module.raise_for_status(
+                _gcp().get_auth(module).post(self._url(module, "/versions/%d:disable" % number), body={})
+            )
+        value = self._access(module, enabled[0])
+        _READ[(self.project, secret_id)] = value
+        return value
+
+    def previous(self, secret):
+        """The value the last rotation replaced (the second newest enabled version), or ""."""
+        module = self._module(secret.secret_id(self.name_prefix))
+        enabled = self._enabled_numbers(module)
+        return self._access(module, enabled[1]) if len(enabled) > 1 else ""
 
     def _secret(self, secret, secret_id):
         module = self._module(secret_id)

@@ -103,7 +103,11 @@ def test_a_password_the_database_refuses_stops_the_tracking_role_before_any_rest
         assert failed.returncode != 0
         assert "tracking_server: the database password does not open database 'mlflow_db'" in output
         assert "password authentication failed for user" in output
-        assert f"The password in {platform.secrets_dir}/db_password" in output
+        # named through the store in use (the controller file here), never by its value
+        assert (
+            f"The platform secret db_password, the controller file {platform.secrets_dir}/db_password,"
+            in output
+        )
         assert "Run englab.mlops.site without --tags" in output
         assert (
             "TASK [englab.mlops.tracking_server : Fail when the password does not open the database]"

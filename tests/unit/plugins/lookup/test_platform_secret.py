@@ -108,3 +108,17 @@ def test_gcp_defaults_are_the_provision_roles():
     )
     assert [env["name"] for env in options["credentials_file"]["env"]][::-1] == [
         "GOOGLE_APPLICATION_CREDENTIALS", "GCE_CREDENTIALS_FILE_PATH", "GCP_SERVICE_ACCOUNT_FILE"]  # fmt: skip
+
+
+def test_where_and_previous_read_nothing_and_create_nothing(tmp_path):
+    variables = {"mlops_target": "local", "mlops_secrets_dir": str(tmp_path / "s")}
+    assert run(["db_password", "tracking_user/serving"], variables, where=True) == [
+        f"the controller file {tmp_path}/s/db_password",
+        f"the controller file {tmp_path}/s/tracking_user_serving",
+    ]
+    assert run(["tracking_admin"], variables, previous=True) == [""]
+    assert not (tmp_path / "s").exists()
+    [first] = run(["tracking_admin"], variables)
+    rotated = ps.rotate_controller_secret(str(tmp_path / "s"), ps.parse_name("tracking_admin"))
+    assert run(["tracking_admin"], variables) == [rotated]
+    assert run(["tracking_admin"], variables, previous=True) == [first]

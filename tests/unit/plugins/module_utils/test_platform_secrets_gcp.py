@@ -92,6 +92,13 @@ class FakeSecretManager:
         if request.method == "POST" and rest == ":addVersion":
             versions.append(("ENABLED", base64.b64decode(body["payload"]["data"]).decode()))
             return 200, {"name": f"projects/{PROJECT}/secrets/{secret_id}/versions/{len(versions)}"}
+        if request.method == "POST" and rest.startswith("/versions/") and rest.endswith(":disable"):
+            number = int(rest.split("/")[2].split(":")[0])
+            versions[number - 1] = ("DISABLED", versions[number - 1][1])
+            return 200, {
+                "name": f"projects/{PROJECT}/secrets/{secret_id}/versions/{number}",
+                "state": "DISABLED",
+            }
         if request.method == "GET" and rest == ":getIamPolicy":
             return 200, secret["policy"]
         if request.method == "POST" and rest == ":setIamPolicy":
@@ -373,3 +380,45 @@ def test_a_platform_made_before_keeps_its_controller_secrets(sm, key_file, tmp_p
     value, created = gcp.secret(ps.parse_name("tracking_flask_secret_key"))
     assert created and len(value) == 64
     assert sorted(p.name for p in tmp_path.iterdir()) == ["controller-sa.json", "tracking_admin"]
+
+
+# --- rotation (issue 17) ------------------------------------------------------------------------
+
+
+def test_rotation_adds_a_version_keeps_the_replaced_one_and_disables_older_ones(sm, key_file):
+    sm.add("t1-englab-tracking-user-serving", "v1", "v2")
+    gcp = store(key_file)
+    secret = ps.parse_name("tracking_user/serving")
+    assert gcp.secret(secret) == ("v2", False)
+    rotated = gcp.rotate(secret)
+    assert len(rotated) == 32 and rotated not in ("v1", "v2")
+    assert sm.secrets["t1-englab-tracking-user-serving"]["versions"] == [
+        ("DISABLED", "v1"),
+        ("ENABLED", "v2"),
+        ("ENABLED", rotated),
+    ]
+    # this process and the next job read the new value; the replaced one is the previous value
+    assert gcp.secret(secret) == (rotated, False)
+    ps._READ.clear()
+    assert store(key_file).secret(secret) == (rotated, False)
+    assert store(key_file).previous(secret) == "v2"
+    assert_secret_only_in_add_version_body(sm, rotated)
+
+
+def test_previous_is_empty_for_a_secret_never_rotated(sm, key_file):
+    sm.add("t1-englab-tracking-admin", "only")
+    assert store(key_file).previous(ps.parse_name("tracking_admin")) == ""
+    assert store(key_file).previous(ps.parse_name("tracking_flask_secret_key")) == ""
+    assert "t1-englab-tracking-flask-secret-key" not in sm.secrets  # previous() creates nothing
+
+
+def test_rotating_a_secret_that_does_not_exist_creates_it_once(sm, key_file):
+    value = store(key_file).rotate(ps.parse_name("repository_user/englab"))
+    assert sm.secrets["t1-englab-repository-user-englab"]["versions"] == [("ENABLED", value)]
+
+
+def test_terraforms_database_password_is_never_rotated_here(sm, key_file):
+    sm.add("t1-englab-db-password", "cloud-sql-password")
+    with pytest.raises(ps.SecretError, match="Raise provision_gcp_db_password_version by one instead"):
+        store(key_file).rotate(ps.parse_name("db_password"))
+    assert sm.requests == []
