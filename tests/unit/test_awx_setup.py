@@ -73,6 +73,8 @@ SCHEMA = {
         "awx_inventories",
         "awx_inventory_sources",
         "awx_job_templates",
+        "awx_settings",
+        "awx_secrets_dir",
     ],
     "properties": {
         "awx_organizations": {"type": "array", "items": NAMED},
@@ -139,6 +141,15 @@ SCHEMA = {
             },
         },
         "awx_inventories": {"type": "array", "minItems": 1, "items": NAMED},
+        "awx_settings": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "allOf": [NAMED],
+                "required": ["value"],
+                "properties": {"name": {"pattern": "^[A-Z_]+$"}},
+            },
+        },
         "awx_inventory_sources": {
             "type": "array",
             "minItems": 1,
@@ -164,8 +175,10 @@ SCHEMA = {
                     "survey_spec",
                     "allow_simultaneous",
                     "ask_variables_on_launch",
+                    "extra_vars",
                 ],
                 "properties": {
+                    "extra_vars": {"type": "object", "required": ["mlops_secrets_dir"]},
                     "job_type": {"enum": ["run", "check"]},
                     "playbook": {"type": "string", "pattern": r"^playbooks/[a-z_]+\.yml$"},
                     "credentials": {"type": "array", "items": {"type": "string"}},
@@ -378,7 +391,7 @@ def test_playbook_is_a_loop_over_the_vars_file():
         looped.add(match.group(1))
         if module == "awx.awx.credential":
             assert task.get("no_log") is True, "credential inputs are secrets"
-    assert looped == {k for k in SCHEMA["required"] if k != "awx_organization"}
+    assert looped == {k for k in SCHEMA["required"] if k not in ("awx_organization", "awx_secrets_dir")}
 
 
 @cache
@@ -405,3 +418,27 @@ def test_playbook_syntax_check():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- issue 17: the controller directory outlives a job ----------------------------------------------
+
+
+@pytest.mark.parametrize("template", templates(), ids=lambda t: t["name"])
+def test_every_job_gets_the_persistent_secrets_dir(template: dict):
+    """A job's private data dir and HOME are thrown away: mlops_secrets_dir must not default into them."""
+    extra = template["extra_vars"]
+    assert resolve(extra["mlops_secrets_dir"]) == awx_vars()["awx_secrets_dir"]
+    assert awx_vars()["awx_secrets_dir"].startswith("/") and "~" not in awx_vars()["awx_secrets_dir"]
+    for name in extra:
+        assert name in role_options(), f"{template['name']}: extra var {name} is no documented role variable"
+
+
+def test_the_persistent_secrets_dir_is_exposed_to_jobs():
+    settings = {item["name"]: item["value"] for item in awx_vars()["awx_settings"]}
+    assert [resolve(path) for path in settings["AWX_ISOLATION_SHOW_PATHS"]] == [awx_vars()["awx_secrets_dir"]]
+
+
+def test_the_playbook_passes_the_templates_extra_vars():
+    play = yaml.safe_load(PLAYBOOK.read_text())
+    task = next(t for t in awx_tasks(play[0]) if "awx.awx.job_template" in t)
+    assert task["awx.awx.job_template"]["extra_vars"] == "{{ item.extra_vars | default(omit) }}"
