@@ -1,0 +1,100 @@
+"""Issue 17: -e mlops_rotate=tracking_user/serving through englab.mlops.site.
+
+One run gives the platform secret a new value (the provision role, once) and every role that uses
+it applies it: the tracking server resets the MLflow account through the admin API, the serving
+node rewrites its credentials file. Afterwards MLflow refuses the old password and takes the new
+one, a deploy (which resolves the model with the serving account) still works, and a plain re-run
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import time
+import urllib.error
+import urllib.request
+
+from conftest import Platform, recap
+
+SECRET = "tracking_user_serving"  # noqa: S105 - the file name of the secret, not a value
+# tracking_server_auth_cache_ttl_seconds (60 by default): MLflow may accept a password it has
+# already checked for this long after it changed.
+AUTH_CACHE_TTL = 60
+
+
+def status_as(platform: Platform, user: str, password: str) -> int:
+    """Status of one authenticated read of the tracking API as user, 0 when no answer came."""
+    context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
+    request = urllib.request.Request(  # noqa: S310 https only
+        f"{platform.tracking_url}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers={"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()},
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+def read_secret(platform: Platform, name: str) -> str:
+    return (platform.secrets_dir / name).read_text().split()[0]
+
+
+def test_rotating_the_serving_account_is_applied_in_the_same_run(platform: Platform):
+    old = read_secret(platform, SECRET)
+    assert status_as(platform, "serving", old) == 200
+
+    rotated = platform.playbook("englab.mlops.site", "rotate-serving", mlops_rotate="tracking_user/serving")
+    output = rotated.stdout + rotated.stderr
+    new = read_secret(platform, SECRET)
+    # the store: a new value (0600), the replaced one kept as the previous value
+    assert new != old and len(new) == 32
+    assert (platform.secrets_dir / SECRET).stat().st_mode & 0o777 == 0o600
+    assert read_secret(platform, SECRET + ".previous") == old
+    assert (platform.secrets_dir / (SECRET + ".previous")).stat().st_mode & 0o777 == 0o600
+    # rotated once, by the provision role, and no value in the output
+    assert output.count("platform secret 'tracking_user/serving' has a new value") == 1
+    assert old not in output and new not in output
+    # the tracking server reset the account, the serving node rewrote its credentials
+    counts = recap(rotated)
+    assert counts[platform.node("tracking-node")]["changed"] >= 1
+    assert counts[platform.node("serving-node")]["changed"] >= 1
+    env = platform.exec("serving-node", "cat", "/etc/englab-serving/mlflow.env").stdout
+    assert f"MLFLOW_TRACKING_PASSWORD={new}\n" in env, "the serving node kept the old password"
+
+    # MLflow: the new password works at once; the old one is refused once the auth cache forgot it
+    assert status_as(platform, "serving", new) == 200
+    deadline = time.monotonic() + AUTH_CACHE_TTL + 30
+    while status_as(platform, "serving", old) != 401 and time.monotonic() < deadline:
+        time.sleep(5)
+    assert status_as(platform, "serving", old) == 401
+    # the other accounts were not touched
+    assert status_as(platform, "training", read_secret(platform, "tracking_user_training")) == 200
+
+    # a deploy resolves the model with the serving account: it still works
+    platform.playbook("englab.mlops.deploy", "deploy-after-rotation")
+
+    # a plain re-run applies nothing new and rotates nothing
+    again = platform.playbook("englab.mlops.site", "site-after-rotation")
+    assert all(host["changed"] == 0 for host in recap(again).values()), recap(again)
+    assert read_secret(platform, SECRET) == new
+
+
+def test_rotate_is_refused_off_site_and_for_unknown_names(platform: Platform):
+    before = {p.name: p.read_bytes() for p in platform.secrets_dir.iterdir() if p.is_file()}
+    for entry, value, message in (
+        (
+            "englab.mlops.site",
+            "tracking_users/serving",
+            "mlops_rotate must name one platform secret: unknown",
+        ),
+        ("englab.mlops.deploy", "tracking_user/serving", "mlops_rotate is applied by englab.mlops.site only"),
+    ):
+        refused = platform.playbook(entry, "rotate-refused", check=False, mlops_rotate=value)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and message in output and "Traceback" not in output
+    after = {p.name: p.read_bytes() for p in platform.secrets_dir.iterdir() if p.is_file()}
+    assert after == before
