@@ -47,7 +47,10 @@ def test_rotating_the_serving_account_is_applied_in_the_same_run(platform: Platf
     old = read_secret(platform, SECRET)
     assert status_as(platform, "serving", old) == 200
 
-    rotated = platform.playbook("englab.mlops.site", "rotate-serving", mlops_rotate="tracking_user/serving")
+    # -v: task results (the rotation's message among them) are printed, and searched for the values
+    rotated = platform.playbook(
+        "englab.mlops.site", "rotate-serving", args=("-v",), mlops_rotate="tracking_user/serving"
+    )
     output = rotated.stdout + rotated.stderr
     new = read_secret(platform, SECRET)
     # the store: a new value (0600), the replaced one kept as the previous value
