@@ -61,6 +61,7 @@ class ActionModule(ActionBase):
         result["changed"] = False
         result["unknown_variables"] = [name for name, _suggested in unknown]
         if unknown or errors:
+            errors = variable_check.name_the_source(errors, dict((name, task_vars[name]) for name in given))
             result["failed"] = True
             result["msg"] = variable_check.refusal(unknown, errors)
         else:

@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import difflib
 import os
+import re
 
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -150,6 +151,26 @@ def value_errors(specs, values):
             if message not in errors:
                 errors.append(message)
     return errors
+
+
+def name_the_source(errors, raw_values):
+    """Each error about a variable whose value is a template (a role default such as
+    ``tracking_server_db_sslmode: "{{ mlops_db_sslmode }}"``) also names that template, so the
+    message points at the variable the user actually set."""
+    templated = dict(
+        (name, raw.strip())
+        for name, raw in raw_values.items()
+        if isinstance(raw, str) and "{{" in raw and in_namespace(name)
+    )
+    named = []
+    for message in errors:
+        sources = [
+            "%s is %s" % (name, raw)
+            for name, raw in sorted(templated.items())
+            if re.search(r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" % re.escape(name), message)
+        ]
+        named.append("%s (%s)" % (message, "; ".join(sources)) if sources else message)
+    return named
 
 
 def refusal(unknown, errors):

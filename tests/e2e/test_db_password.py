@@ -118,16 +118,15 @@ def test_a_password_the_database_refuses_stops_the_tracking_role_before_any_rest
         assert configured not in output and rotated not in output
         # the failed run stopped before the servers: same processes, still healthy, same environment file
         assert main_pids(platform) == pids
-        assert api_status(platform) != 200  # see below
         assert all(healthy(platform, int(unit.split("@")[1].split(".")[0])) for unit in INSTANCES)
         after = platform.exec("tracking-node", "sha1sum", "/etc/englab-mlflow/mlflow.env").stdout
         assert after == env_before
     finally:
         set_db_password(platform, configured)
-    # What is true meanwhile (measured, not assumed): the running servers do not keep serving on
-    # connections opened before, the API failed at once (503) while the password was wrong; that is
-    # the rotation, not the run. Left running by the failed run, they answer again as soon as the
-    # password is right, without a restart.
+    # Meanwhile the API may or may not have answered: PostgreSQL keeps the sessions opened before the
+    # password changed, so it depends on MLflow's connection pool (503 on one machine, 200 on the CI
+    # run), not on this run, and is not asserted. What the run controls is asserted: left running,
+    # the servers answer with the password back, without a restart.
     deadline = time.monotonic() + 30
     while api_status(platform) != 200:
         assert time.monotonic() < deadline, (

@@ -812,7 +812,9 @@ TABLE = [
         "role:training_node",
         "training_node_tracking_url",
         "http://tracking-node",
-        "training_node_tracking_url must be an https:// URL, got 'http://tracking-node'",
+        # refused by the role's dependency englab.mlops.preflight (the collection's input rules)
+        "training_node_tracking_url must be an https:// URL with a host (e.g. https://example.com/path), "
+        "got 'http://tracking-node'",
     ),
     case(
         "role:train",

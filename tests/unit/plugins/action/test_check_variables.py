@@ -73,7 +73,11 @@ def test_a_wrong_value_is_refused_in_one_line_without_the_spec():
     # Templated first, as the role's validation does (playbook and -e values are trusted templates).
     result = run({"mlops_target": trust_as_template("{{ wanted }}"), "wanted": "aws"})
     assert result["failed"] is True
-    assert result["msg"] == "value of mlops_target must be one of: local, gcp, got: aws"
+    # the template is named too: it points at the variable that holds the wrong value
+    assert (
+        result["msg"]
+        == "value of mlops_target must be one of: local, gcp, got: aws (mlops_target is {{ wanted }})"
+    )
     assert "argument_spec_data" not in result
     assert len(repr(result)) < 300
 

@@ -218,3 +218,20 @@ def test_documented_set_holds_every_mlops_name_in_the_docs():
     table = (REPO / "docs" / "inventory-contract.md").read_text().split("## Facts", 1)[1].split("##", 1)[0]
     names = set(re.findall(r"`(mlops_[a-z_]+)`", table))
     assert names and names <= DOCUMENTED
+
+
+def test_an_error_about_a_templated_default_names_the_variable_behind_it():
+    errors = [
+        "value of tracking_server_db_sslmode must be one of: disable, require, got: sometimes",
+        "value of serving_node_proxy_port must be an int",
+    ]
+    raw = {
+        "tracking_server_db_sslmode": "{{ mlops_db_sslmode }}",
+        "serving_node_proxy_port": "80x",  # given literally: nothing to add
+        "tracking_server_db_sslmode_extra": "{{ other }}",  # a longer name is not this one
+    }
+    assert vc.name_the_source(errors, raw) == [
+        "value of tracking_server_db_sslmode must be one of: disable, require, got: sometimes"
+        " (tracking_server_db_sslmode is {{ mlops_db_sslmode }})",
+        "value of serving_node_proxy_port must be an int",
+    ]
