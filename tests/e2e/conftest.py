@@ -202,6 +202,14 @@ def run_playbook(
     return proc
 
 
+def provision_then(file_name: str, play: dict) -> str:
+    """A playbook (in LOGS) that provisions, so the contract's hosts exist, then runs `play` alone."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    path = LOGS / file_name
+    path.write_text(json.dumps([{"ansible.builtin.import_playbook": "englab.mlops.provision"}, play]))
+    return str(path)
+
+
 def recap(proc: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
     """Per-host PLAY RECAP counters of an ansible-playbook run."""
     return parse_recap(proc.stdout)

@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import LOGS, Platform, recap
+from conftest import Platform, provision_then, recap
 
 LINK_LOCAL_RULE = "-A ENGLAB-EGRESS -d 169.254.0.0/16 -j REJECT"
 JUMP = "-A DOCKER-USER -j ENGLAB-EGRESS"
@@ -33,9 +33,8 @@ except OSError as error:
 
 def engine_only() -> str:
     """A playbook that converges the serving node's Docker engine alone, as the serving_node role does."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    play = [
-        {"ansible.builtin.import_playbook": "englab.mlops.provision"},
+    return provision_then(
+        "serving-engine-only.yml",
         {
             "name": "Serving node's Docker engine only",
             "hosts": "serving",
@@ -50,10 +49,7 @@ def engine_only() -> str:
                 }
             ],
         },
-    ]
-    path = LOGS / "serving-engine-only.yml"
-    path.write_text(json.dumps(play))
-    return str(path)
+    )
 
 
 def rules(platform: Platform, chain: str) -> list[str]:

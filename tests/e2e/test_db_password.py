@@ -11,34 +11,28 @@ the password back in any case and checks the next run is green and changes nothi
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import ssl
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-from conftest import LOGS, Platform, recap
+from conftest import Platform, provision_then, recap
 
 INSTANCES = ("englab-mlflow@5000.service", "englab-mlflow@5001.service")
 
 
 def tracking_only() -> str:
     """A playbook that converges the tracking server alone (facts gathered, as site.yml's first play does)."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    play = [
-        {"ansible.builtin.import_playbook": "englab.mlops.provision"},
+    return provision_then(
+        "tracking-only.yml",
         {
             "name": "Tracking server only",
             "hosts": "tracking",
             "gather_facts": True,
             "roles": [{"role": "englab.mlops.tracking_server"}],
         },
-    ]
-    path = Path(LOGS / "tracking-only.yml")
-    path.write_text(json.dumps(play))
-    return str(path)
+    )
 
 
 def api_status(platform: Platform) -> int:
