@@ -53,6 +53,7 @@ CONTRACT_FACTS = (
     "mlops_name_prefix",
     "mlops_node_role",
     "mlops_internal_address",
+    "mlops_node_instance_id",
     "mlops_tracking_host",
     "mlops_tracking_url",
     "mlops_db_host",
@@ -350,7 +351,13 @@ def contract_hosts(
     hosts = []
     for name in sorted(nodes):
         node = nodes[name]
-        host_vars = dict(common, mlops_node_role=node["group"], mlops_internal_address=node["internal_ip"])
+        host_vars = dict(
+            common,
+            mlops_node_role=node["group"],
+            mlops_internal_address=node["internal_ip"],
+            # Which machine carries the name now: facts cached for an earlier one are gathered again.
+            mlops_node_instance_id=node.get("instance_id") or "",
+        )
         host_vars.update(
             connection_vars(
                 name,

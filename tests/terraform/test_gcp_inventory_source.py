@@ -37,6 +37,7 @@ CONNECTION_VARS = (
     "ansible_ssh_private_key_file",
     "mlops_node_role",
     "mlops_internal_address",
+    "mlops_node_instance_id",
 )
 
 

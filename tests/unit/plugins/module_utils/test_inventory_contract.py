@@ -13,6 +13,7 @@ CONTRACT_FACTS = {
     "mlops_name_prefix",
     "mlops_node_role",
     "mlops_internal_address",
+    "mlops_node_instance_id",
     "mlops_tracking_host",
     "mlops_tracking_url",
     "mlops_db_host",
