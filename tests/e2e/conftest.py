@@ -74,9 +74,17 @@ class Platform:
         return base
 
     def playbook(
-        self, name: str, log: str, check: bool = True, args: tuple[str, ...] = (), **more: object
+        self,
+        name: str,
+        log: str,
+        check: bool = True,
+        args: tuple[str, ...] = (),
+        *,
+        verbose: bool = False,
+        **more: object,
     ) -> subprocess.CompletedProcess:
-        return run_playbook(name, self.extra_vars(**more), log, check=check, args=args)
+        # verbose is run_playbook's (-vv --diff), not an extra variable
+        return run_playbook(name, self.extra_vars(**more), log, check=check, verbose=verbose, args=args)
 
     def snapshot(self) -> dict[str, str]:
         """What any run could change: the node containers (with their ids), volumes and networks of
