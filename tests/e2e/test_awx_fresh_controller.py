@@ -14,8 +14,6 @@ The first job then generated a new tracking_admin, and the tracking role stopped
 accept tracking_server_admin_password" (and a new platform CA, SSH key and known_hosts would have
 been made). template_extra_vars() below reads the templates' extra_vars and fails outright
 when they carry no mlops_secrets_dir; the job assertions fail if the dir is not the persistent one.
-
-Not run where this was written (a CI run owned the machine); it needs the e2e platform.
 """
 
 from __future__ import annotations
@@ -105,7 +103,8 @@ def fresh_job(platform: Platform, base: Path, name: str) -> tuple[Path, dict]:
     return pdd, environment
 
 
-def run_job(pdd: Path, environment: dict, log: str) -> ansible_runner.Runner:
+def run_job(pdd: Path, environment: dict, log: str) -> dict:
+    """Run site as the job and return its stats (read now: the job's directory goes with it)."""
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(environment)
@@ -117,7 +116,7 @@ def run_job(pdd: Path, environment: dict, log: str) -> ansible_runner.Runner:
     stdout = result.stdout.read()
     (LOGS / f"{log}.log").write_text(stdout)
     assert result.status == "successful", stdout[-4000:]
-    return result
+    return result.stats
 
 
 def test_two_jobs_on_fresh_controllers_keep_the_platforms_secrets(platform: Platform, tmp_path_factory):
@@ -134,8 +133,8 @@ def test_two_jobs_on_fresh_controllers_keep_the_platforms_secrets(platform: Plat
         shutil.rmtree(base)  # the job is over: AWX throws its directory and HOME away
     first, second = results
     nodes = {platform.node(n) for n in ("training-node", "tracking-node", "serving-node", "englab-db")}
-    assert nodes <= set(first.stats["ok"]) and nodes <= set(second.stats["ok"])
-    assert second.stats["changed"] == {}, f"the second job changed the platform: {second.stats['changed']}"
+    assert nodes <= set(first["ok"]) and nodes <= set(second["ok"])
+    assert second["changed"] == {}, f"the second job changed the platform: {second['changed']}"
     # the admin password (and the CA) are the ones the platform had before both jobs
     assert admin_file.read_text() == admin_before
     assert (platform.secrets_dir / "tracking_ca.crt").read_bytes() == ca_before
