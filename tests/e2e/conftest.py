@@ -210,6 +210,11 @@ def run_playbook(
     return proc
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked platform_rebuilt destroy and rebuild the platform: they run after all others."""
+    items.sort(key=lambda item: item.get_closest_marker("platform_rebuilt") is not None)
+
+
 def provision_then(file_name: str, play: dict) -> str:
     """A playbook (in LOGS) that provisions, so the contract's hosts exist, then runs `play` alone."""
     LOGS.mkdir(parents=True, exist_ok=True)

@@ -102,6 +102,25 @@ def test_sql_private_ip_tls_backups(planned: Planned) -> None:
     assert one(planned, "google_sql_database")["name"] == "mlflow_db"
 
 
+def test_backups_pin_what_a_restore_needs(planned: Planned) -> None:
+    """docs/backup.md restores Cloud SQL from its daily backups or to a point in time within the
+    transaction-log window, and artifacts from noncurrent object versions: each must be planned."""
+    backup = one(planned, "google_sql_database_instance")["settings"][0]["backup_configuration"][0]
+    assert backup["enabled"] is True
+    assert backup["point_in_time_recovery_enabled"] is True
+    assert backup["transaction_log_retention_days"] == 7
+    assert backup["start_time"] == "02:00"
+    retention = backup["backup_retention_settings"][0]
+    assert retention == {"retained_backups": 14, "retention_unit": "COUNT"}
+    bucket = one(planned, "google_storage_bucket")
+    assert bucket["versioning"] == [{"enabled": True}]
+    rule = bucket["lifecycle_rule"][0]
+    # only noncurrent (ARCHIVED) versions expire; the live objects never do
+    assert rule["condition"][0]["with_state"] == "ARCHIVED"
+    assert rule["condition"][0]["days_since_noncurrent_time"] == 30
+    assert rule["action"][0]["type"] == "Delete"
+
+
 def test_sql_instance_name_keeps_seed_pattern(planned: Planned) -> None:
     change = next(c for c in planned.plan["resource_changes"] if c["type"] == "google_sql_database_instance")
     assert change["change"]["after_unknown"]["name"] is True  # englab-<random suffix>
