@@ -44,6 +44,7 @@ PUBLISHED_FACTS = frozenset(
     (
         "mlops_ca_certificate",
         "mlops_ca_private_key",
+        "common_node_instance_id",
         "train_result",
         "training_node_has_gpu",
     )

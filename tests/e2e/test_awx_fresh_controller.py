@@ -1,7 +1,14 @@
-"""Issue 17: two AWX jobs, each on a throw-away controller, converge the one e2e platform.
+"""Issues 8 and 17: englab.mlops.site run the way AWX runs a job template, through ansible-runner:
+two jobs, each on a throw-away controller, converge the one e2e platform.
+
+AWX syncs the project into `project/`, installs its collections/requirements.yml into a collections
+directory it puts on ANSIBLE_COLLECTIONS_PATH, writes the inventory and the job's extra variables
+(the survey answers, strings where the survey type is text) into the private data dir, and runs
+the playbook path the job template names. fresh_job() builds that directory from the checkout (the
+collection from its built tarball, as the sync would install it).
 
 AWX gives every job a new private data directory, a new HOME and a new environment, and throws
-them away afterwards. tests/e2e/test_awx_runner.py passes only because it hands its job the e2e
+them away afterwards. The earlier one-job test passed only because it handed its job the e2e
 platform's own mlops_secrets_dir by hand. Here nothing is handed over by hand: each job gets
 exactly what the AWX objects of playbooks/vars/awx.yml give it - the site template's survey
 answers and its extra_vars - with the persistent path AWX exposes to jobs
@@ -29,9 +36,20 @@ import ansible_runner
 import pytest
 import yaml
 from conftest import LOGS, ROOT, SERVING_PORT, TRACKING_PORT, Platform
-from test_awx_runner import _Loader, site_template
 
 AWX_VARS = ROOT / "playbooks" / "vars" / "awx.yml"
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that reads Ansible's !unsafe tag as the plain string it marks."""
+
+
+_Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def site_template() -> dict:
+    templates = yaml.load(AWX_VARS.read_text(), Loader=_Loader)["awx_job_templates"]  # noqa: S506 a SafeLoader
+    return next(t for t in templates if t["playbook"] == "playbooks/site.yml")
 
 
 def template_extra_vars(platform: Platform) -> dict:
@@ -104,7 +122,11 @@ def fresh_job(platform: Platform, base: Path, name: str) -> tuple[Path, dict]:
 
 
 def run_job(pdd: Path, environment: dict, log: str) -> dict:
-    """Run site as the job and return its stats (read now: the job's directory goes with it)."""
+    """Run site as the job and return its stats (read now: the job's directory goes with it).
+
+    Also checks the roles ran from the job's collections directory (what the project sync
+    installed), not from the project's copy of them.
+    """
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(environment)
@@ -116,6 +138,20 @@ def run_job(pdd: Path, environment: dict, log: str) -> dict:
     stdout = result.stdout.read()
     (LOGS / f"{log}.log").write_text(stdout)
     assert result.status == "successful", stdout[-4000:]
+    assert result.rc == 0
+    # a role's argument-spec check reports the playbook line that names the role; skip those
+    role_files = [
+        e["event_data"]["task_path"]
+        for e in result.events
+        if e.get("event") == "playbook_on_task_start"
+        and e["event_data"].get("role")
+        and "/roles/" in e["event_data"].get("task_path", "")
+    ]
+    assert role_files
+    outside = [
+        path for path in role_files if not path.startswith(str(pdd / "requirements_collections") + "/")
+    ]
+    assert outside == [], outside[:3]
     return result.stats
 
 
