@@ -44,7 +44,10 @@ PUBLISHED_FACTS = frozenset(
     (
         "mlops_ca_certificate",
         "mlops_ca_private_key",
+        "backup_restoring",
         "common_node_instance_id",
+        "database_counts",
+        "tracking_server_archive",
         "train_result",
         "training_node_has_gpu",
     )
