@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +209,27 @@ def run_playbook(
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
         pytest.fail(f"{name} failed (rc={proc.returncode}); log {LOGS / log}.log\n{tail}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def converged_site_run(platform: Platform) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """One plain site run on the converged platform, and every container exec the Docker engine saw
+    meanwhile: test_site checks the run changed nothing, test_connection that it reached the nodes
+    over SSH only (one warm site run for both)."""
+    events = subprocess.Popen(
+        ["docker", "events", "--filter", "type=container", "--filter", "event=exec_start",
+         "--format", "{{json .}}"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: list[dict] = []
+    reader = threading.Thread(target=lambda: seen.extend(json.loads(line) for line in events.stdout))
+    reader.start()
+    try:
+        run = platform.playbook("englab.mlops.site", "site-2")
+    finally:
+        events.terminate()
+        reader.join(timeout=30)
+    return run, seen
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -125,7 +125,11 @@ def state(platform: Platform, payload: bytes) -> dict:
     return {
         "mlflow": platform.mlflow_client(STATE),
         "artifacts": artifact_checksums(platform),
-        "served": served(platform),
+        # which model, version and run is served (not which of the blue/green slots serves it)
+        "served": {key: value for key, value in served(platform).items() if key != "slot"},
+        "served run": json.loads(
+            platform.exec("serving-node", "cat", "/var/lib/englab-serving/state.json").stdout
+        )["current"]["run_id"],
         "predictions": predictions(platform, payload),
     }
 
@@ -204,7 +208,7 @@ def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: P
     # brought up from nothing and restored in the same run (no confirmation: it holds nothing yet)
     platform.playbook("englab.mlops.site", "drill-site-restore", mlops_restore_from=str(backup))
     after = state(platform, payload)
-    for key in ("mlflow", "artifacts", "served", "predictions"):
+    for key in ("mlflow", "artifacts", "served", "served run", "predictions"):
         assert after[key] == before[key], key
     run = logged["runs"][0]
     assert platform.mlflow_client(READ_NOTE.replace("{run}", run)) == NOTE

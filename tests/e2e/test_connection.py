@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import threading
 
 import pytest
 from conftest import LOGS, ROOT, Platform
@@ -103,23 +102,13 @@ def test_login_user_is_not_root_and_has_passwordless_sudo_only(platform: Platfor
         assert shadow in ("!", "*", "!*"), node
 
 
-def test_a_converged_site_run_reaches_nodes_only_over_ssh(platform: Platform):
+def test_a_converged_site_run_reaches_nodes_only_over_ssh(
+    platform: Platform, converged_site_run: tuple[subprocess.CompletedProcess, list[dict]]
+):
     """Every `docker exec` during a whole site run is the SSH ProxyCommand or provision's own
     boot/login-user work; a task over the Docker connection would show as another exec."""
     names = {platform.node(n) for n in NODES}
-    events = subprocess.Popen(
-        ["docker", "events", "--filter", "type=container", "--filter", "event=exec_start",
-         "--format", "{{json .}}"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    seen: list[dict] = []
-    reader = threading.Thread(target=lambda: seen.extend(json.loads(line) for line in events.stdout))
-    reader.start()
-    try:
-        run = platform.playbook("englab.mlops.site", "site-connection")
-    finally:
-        events.terminate()
-        reader.join(timeout=30)
+    run, seen = converged_site_run
     assert run.returncode == 0
     execs = [
         (e["Actor"]["Attributes"]["name"], e["Action"].removeprefix("exec_start: "))

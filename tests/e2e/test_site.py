@@ -51,8 +51,10 @@ def test_no_secret_in_site_output_or_logs(platform: Platform):
                 assert form not in text, f"secret {name} appears in {log}"
 
 
-def test_second_site_run_is_converged(platform: Platform):
-    second = platform.playbook("englab.mlops.site", "site-2")
+def test_second_site_run_is_converged(
+    platform: Platform, converged_site_run: tuple[subprocess.CompletedProcess, list[dict]]
+):
+    second, _ = converged_site_run
     counters = recap(second)
     nodes = ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository")
     assert set(counters) >= {platform.node(n) for n in nodes}
