@@ -331,8 +331,14 @@ def published_ports(containers):
 
 
 def port_in_use(port, address="127.0.0.1"):
-    """Whether something already listens on address:port (a bind probe; only EADDRINUSE counts)."""
+    """Whether something already listens on address:port (a bind probe; only EADDRINUSE counts).
+
+    SO_REUSEADDR, as Docker's proxy and every server sets it: connections that just closed on the
+    port (TIME_WAIT, for a minute after a destroyed platform answered its last request) do not
+    hold it; a listening socket does.
+    """
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind((address, port))
     except OSError as error:

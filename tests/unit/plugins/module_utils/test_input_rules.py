@@ -334,3 +334,27 @@ def test_existing_platform_filter_defaults_to_the_controller_store(tmp_path):
     check = FilterModule().filters()["existing_platform_problem"]
     assert check(str(tmp_path / "typo")).startswith(EXISTING)
     assert check(str(tmp_path / "typo"), store="gcp_secret_manager") == ""
+
+
+def test_a_port_whose_connections_just_closed_is_free() -> None:
+    """A destroyed platform's port keeps TIME_WAIT connections for a minute after its last answer;
+    `destroy` then `site` must not take them for another process holding the port."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as docker-proxy and servers do
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end, on `port`, goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    # the TIME_WAIT connection still blocks a plain bind, which the old probe took for a holder
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))
+    finally:
+        plain.close()
+    assert not input_rules.port_in_use(port)
