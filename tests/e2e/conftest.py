@@ -8,11 +8,15 @@ it for the next run (site.yml converges it again in seconds).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +174,23 @@ class Platform:
             text=True,
             check=True,
         )
+
+    def api_status(self, user: str, password: str) -> int:
+        """Status of one authenticated read of the tracking API (it reads the database) as user,
+        0 when no answer came."""
+        context = ssl.create_default_context(cafile=str(self.secrets_dir / "tracking_ca.crt"))
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request = urllib.request.Request(  # noqa: S310 https only
+            f"{self.tracking_url}/api/2.0/mlflow/experiments/search?max_results=1",
+            headers={"Authorization": f"Basic {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+        except (urllib.error.URLError, OSError):
+            return 0
 
     def mlflow_client(self, code: str) -> object:
         """Run Python with the real MLflow client as the training user; return its JSON output."""

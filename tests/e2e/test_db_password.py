@@ -10,12 +10,8 @@ the password back in any case and checks the next run is green and changes nothi
 
 from __future__ import annotations
 
-import base64
 import secrets
-import ssl
 import time
-import urllib.error
-import urllib.request
 
 from conftest import Platform, provision_then, recap
 
@@ -33,23 +29,6 @@ def tracking_only() -> str:
             "roles": [{"role": "englab.mlops.tracking_server"}],
         },
     )
-
-
-def api_status(platform: Platform) -> int:
-    """Status of one authenticated read of the tracking API (it reads the database), 0 when none came."""
-    context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
-    admin = (platform.secrets_dir / "tracking_admin").read_text().split()[0]
-    request = urllib.request.Request(  # noqa: S310 https only
-        f"{platform.tracking_url}/api/2.0/mlflow/experiments/search?max_results=1",
-        headers={"Authorization": "Basic " + base64.b64encode(f"admin:{admin}".encode()).decode()},
-    )
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
-    except (urllib.error.URLError, OSError):
-        return 0
 
 
 def set_db_password(platform: Platform, password: str) -> None:
@@ -122,7 +101,8 @@ def test_a_password_the_database_refuses_stops_the_tracking_role_before_any_rest
     # run), not on this run, and is not asserted. What the run controls is asserted: left running,
     # the servers answer with the password back, without a restart.
     deadline = time.monotonic() + 30
-    while api_status(platform) != 200:
+    admin = (platform.secrets_dir / "tracking_admin").read_text().split()[0]
+    while platform.api_status("admin", admin) != 200:
         assert time.monotonic() < deadline, (
             "the tracking API did not answer within 30 s of the password's return"
         )

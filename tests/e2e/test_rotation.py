@@ -9,11 +9,7 @@ changes nothing.
 
 from __future__ import annotations
 
-import base64
-import ssl
 import time
-import urllib.error
-import urllib.request
 
 from conftest import Platform, recap
 
@@ -23,29 +19,13 @@ SECRET = "tracking_user_serving"  # noqa: S105 - the file name of the secret, no
 AUTH_CACHE_TTL = 60
 
 
-def status_as(platform: Platform, user: str, password: str) -> int:
-    """Status of one authenticated read of the tracking API as user, 0 when no answer came."""
-    context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
-    request = urllib.request.Request(  # noqa: S310 https only
-        f"{platform.tracking_url}/api/2.0/mlflow/experiments/search?max_results=1",
-        headers={"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()},
-    )
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
-            return response.status
-    except urllib.error.HTTPError as err:
-        return err.code
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
 def read_secret(platform: Platform, name: str) -> str:
     return (platform.secrets_dir / name).read_text().split()[0]
 
 
 def test_rotating_the_serving_account_is_applied_in_the_same_run(platform: Platform):
     old = read_secret(platform, SECRET)
-    assert status_as(platform, "serving", old) == 200
+    assert platform.api_status("serving", old) == 200
 
     # -v: task results (the rotation's message among them) are printed, and searched for the values
     rotated = platform.playbook(
@@ -70,9 +50,9 @@ def test_rotating_the_serving_account_is_applied_in_the_same_run(platform: Platf
 
     # MLflow: the new password works at once
     rotated_at = time.monotonic()
-    assert status_as(platform, "serving", new) == 200
+    assert platform.api_status("serving", new) == 200
     # the other accounts were not touched
-    assert status_as(platform, "training", read_secret(platform, "tracking_user_training")) == 200
+    assert platform.api_status("training", read_secret(platform, "tracking_user_training")) == 200
 
     # a deploy resolves the model with the serving account: it still works
     platform.playbook("englab.mlops.deploy", "deploy-after-rotation")
@@ -84,10 +64,10 @@ def test_rotating_the_serving_account_is_applied_in_the_same_run(platform: Platf
 
     # the old password is refused once the auth cache forgot it (the two runs above took most of that)
     deadline = rotated_at + AUTH_CACHE_TTL + 30
-    while status_as(platform, "serving", old) != 401 and time.monotonic() < deadline:
+    while platform.api_status("serving", old) != 401 and time.monotonic() < deadline:
         time.sleep(5)
-    assert status_as(platform, "serving", old) == 401
-    assert status_as(platform, "serving", new) == 200
+    assert platform.api_status("serving", old) == 401
+    assert platform.api_status("serving", new) == 200
 
 
 def test_rotate_is_refused_off_site_and_for_unknown_names(platform: Platform):
