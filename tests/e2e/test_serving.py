@@ -164,6 +164,8 @@ def test_image_is_in_the_repository_and_the_container_runs_from_it(
     assert info["Config"]["Image"] == f"{registry}/{REPOSITORY}:{versions['champion']}"
     image = json.loads(platform.exec("serving-node", "docker", "image", "inspect", info["Image"]).stdout)[0]
     assert any(d.startswith(f"{registry}/{REPOSITORY}@sha256:") for d in image["RepoDigests"])
+    # a signal uvicorn shuts down on: the node image's SIGRTMIN+3 made every stop wait out its timeout
+    assert image["Config"]["StopSignal"] == "SIGTERM"
     assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     assert info["HostConfig"]["Memory"] > 0 and info["HostConfig"]["NanoCpus"] > 0
     assert any(e.startswith("WEB_CONCURRENCY=") and int(e.split("=")[1]) >= 1 for e in info["Config"]["Env"])
