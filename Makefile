@@ -85,14 +85,14 @@ terraform: venv ## terraform root: init/validate/plan offline, plan assertions, 
 	@if [ -x scripts/checkov.sh ]; then scripts/checkov.sh; fi
 
 integration: setup ## integration tests (terraform launcher, provision drivers)
-	@if [ -d tests/integration ]; then pytest --durations=8 tests/integration; fi
+	@if [ -d tests/integration ]; then pytest -n 2 --dist loadgroup --durations=8 tests/integration; fi
 
 molecule: setup ## every Molecule scenario (SCENARIOS="a b" to pick)
 	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
 	@echo "molecule: $(words $(SCENARIOS)) scenario(s) passed: $(SCENARIOS)"
 
 e2e: setup ## end-to-end checks against one platform brought up once
-	pytest --durations=12 -m "not platform_rebuilt" tests/e2e
+	pytest --durations=12 tests/e2e
 
 drill: setup ## the backup drill (~14 min more than e2e): back up, destroy with data, site -e mlops_restore_from, compare
 	pytest --durations=12 -m platform_rebuilt tests/e2e

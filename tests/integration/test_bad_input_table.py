@@ -122,7 +122,10 @@ class Case:
 
 def case(entry: str, name: str, value: Any, fragment: str, **more: Any) -> Any:
     c = Case(entry, {name: value}, fragment, **more)
-    return pytest.param(c, id=c.id)
+    # Under pytest -n (make integration): rows holding the same ports run on one worker, and the
+    # Terraform rows share one worker's plans (the module fixture would otherwise plan on each).
+    group = "held-ports" if c.hold_port else "terraform-plans" if entry == "terraform" else ""
+    return pytest.param(c, id=c.id, marks=[pytest.mark.xdist_group(group)] if group else [])
 
 
 # Playbooks that start with provision.yml (site runs in check mode on the controller instead).
