@@ -81,8 +81,26 @@ class ActionModule(ActionBase):
         if module is None:
             result.update(failed=True, msg="neither %s is installed" % " nor ".join(CANDIDATES))
             return result
-        result.update(
-            self._execute_module(module_name=module, module_args=module_args(params), task_vars=task_vars)
-        )
+        # Both modules plan into tempfile.mkstemp(suffix='.tfplan') and never remove the file, a
+        # copy of the Terraform state left in the system's temporary directory on every run. The
+        # module runs with TMPDIR set to this task's own temporary directory, removed afterwards
+        # (as Ansible itself adds ANSIBLE_ASYNC_DIR for one module run).
+        tmpdir = self._make_tmp_path()
+        environment = self._task.environment
+        if not isinstance(environment, list):
+            environment = [environment] if environment else []
+        self._task.environment = [*environment, {"TMPDIR": tmpdir}]
+        try:
+            result.update(
+                self._execute_module(
+                    module_name=module,
+                    module_args=module_args(params),
+                    task_vars=task_vars,
+                    delete_remote_tmp=False,
+                )
+            )
+        finally:
+            self._task.environment = environment
+            self._remove_tmp_path(tmpdir, force=True)
         result["terraform_module"] = module
         return result

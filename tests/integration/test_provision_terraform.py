@@ -8,6 +8,7 @@ starts; the role maps them to hosts (docker connection, test-only) and plays run
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,14 @@ def check_of_a_change_writes_nothing(playbook, work: Path, changed_vars: dict) -
     assert {p.name: p.read_bytes() for p in copy.glob("*") if p.is_file()} == before
 
 
+def plan_files() -> set[Path]:
+    """Plan files in the system's temporary directory, where the Terraform modules plan by default."""
+    return set(Path(tempfile.gettempdir()).glob("*.tfplan"))
+
+
 def test_terraform_path_end_to_end(nodes, work, playbook):
     (work / "report").mkdir()
+    plans = plan_files()
     extra = role_vars(work, nodes, deletion_protection=True)
 
     check_of_a_new_platform_writes_nothing(playbook, work, extra)
@@ -142,6 +149,8 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
     second = playbook(CONTRACT_REPORT, extra)
     assert second.rc == 0, second.output
     assert all(counts["changed"] == 0 for counts in recap(second).values()), second.stdout
+    # a plan holds a copy of the state: none is left behind in /tmp by an apply or a no-change run
+    assert plan_files() - plans == set()
 
     check_of_a_change_writes_nothing(playbook, work, role_vars(work, nodes, deletion_protection=False))
 

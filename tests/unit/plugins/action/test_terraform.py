@@ -10,6 +10,9 @@ from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.englab.mlops.plugins.action import terraform as action
 
+# the task's temporary directory ActionBase would make on the target
+TMP = "/root/.ansible/tmp/ansible-tmp-1-2"
+
 
 def test_select_prefers_cloud_terraform_when_installed():
     assert action.select_module(lambda name: True) == "cloud.terraform.terraform"
@@ -69,6 +72,8 @@ def make_action(args, resolved):
     # ActionBase always binds the global plugin loaders; stand one in that knows `resolved`.
     plugin._shared_loader_obj = loader
     plugin._execute_module = mock.MagicMock(return_value={"changed": True, "outputs": {}})
+    plugin._make_tmp_path = mock.MagicMock(return_value=TMP)
+    plugin._remove_tmp_path = mock.MagicMock()
     return plugin
 
 
@@ -118,3 +123,35 @@ def test_run_rejects_bad_arguments_before_running_anything():
     with pytest.raises(Exception, match="state"):
         plugin.run(task_vars={})
     plugin._execute_module.assert_not_called()
+
+
+def test_the_module_plans_into_the_tasks_own_temporary_directory():
+    """The modules leave their plan file (a copy of the state) in $TMPDIR: it must be one removed after the task."""
+    plugin = make_action({"project_path": "/root"}, {"community.general.terraform"})
+    seen = []
+
+    def execute(**kwargs):
+        # what ActionBase would put in front of the module's command line
+        seen.append(plugin._compute_environment_string({}))
+        return {"changed": False, "outputs": {}}
+
+    plugin._execute_module.side_effect = execute
+    plugin._connection._shell.env_prefix = lambda **env: " ".join(f"{k}={v}" for k, v in env.items())
+    with mock.patch.object(action.importlib.util, "find_spec", return_value=object()):
+        plugin.run(task_vars={})
+    assert seen == [f"TMPDIR={TMP}"]
+    assert plugin._execute_module.call_args.kwargs["delete_remote_tmp"] is False
+    plugin._remove_tmp_path.assert_called_once_with(TMP, force=True)
+    assert {"TMPDIR": TMP} not in plugin._task.environment
+
+
+def test_the_temporary_directory_is_removed_when_the_module_fails():
+    plugin = make_action({"project_path": "/root"}, {"community.general.terraform"})
+    plugin._execute_module.side_effect = RuntimeError("connection lost")
+    with (
+        mock.patch.object(action.importlib.util, "find_spec", return_value=object()),
+        pytest.raises(RuntimeError),
+    ):
+        plugin.run(task_vars={})
+    plugin._remove_tmp_path.assert_called_once_with(TMP, force=True)
+    assert {"TMPDIR": TMP} not in plugin._task.environment
