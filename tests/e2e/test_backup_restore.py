@@ -153,6 +153,16 @@ def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: P
     assert before["served"]["version"] == str(logged["version"])
     assert sum(run["params"].get("drill") == DRILL for run in before["mlflow"]["runs"].values()) == 2
 
+    # --check names the set it would write and writes nothing
+    checked = platform.playbook(
+        "englab.mlops.backup", "drill-backup-check", args=("--check",), mlops_backup_dir=str(backups)
+    )
+    assert (
+        f"Check mode - a backup set of {platform.prefix}englab would be written to {backups}/"
+        in checked.stdout
+    )
+    assert not backups.exists() or list(backups.iterdir()) == []
+
     # the backup: one complete set, private, with a manifest that checksums its files
     platform.playbook("englab.mlops.backup", "drill-backup", mlops_backup_dir=str(backups))
     sets = sorted(p for p in backups.iterdir() if p.is_dir())
@@ -167,8 +177,22 @@ def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: P
     assert backups.stat().st_mode & 0o777 == 0o700
     assert all(path.stat().st_mode & 0o777 == 0o600 for path in backup.iterdir())
 
-    # a truncated or corrupted set is refused before anything stops
+    # --check of a confirmed in-place restore verifies the set, says what it would replace, and
+    # stops, replaces and redeploys nothing
     pids = server_pids(platform)
+    snapshot = platform.snapshot()
+    checked = platform.playbook(
+        "englab.mlops.restore",
+        "drill-restore-check",
+        args=("--check",),
+        mlops_restore_from=str(backup),
+        mlops_restore_confirm=True,
+    )
+    assert f"Check mode: would restore {backup}" in checked.stdout
+    assert server_pids(platform) == pids, "restore --check stopped the tracking server"
+    assert platform.snapshot() == snapshot
+
+    # a truncated or corrupted set is refused before anything stops
     for name, damage, message in (
         (
             "truncated",
