@@ -91,10 +91,10 @@ molecule: setup ## every Molecule scenario (SCENARIOS="a b" to pick)
 	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
 	@echo "molecule: $(words $(SCENARIOS)) scenario(s) passed: $(SCENARIOS)"
 
-e2e: setup ## end-to-end checks against one platform brought up once
+e2e: setup ## end-to-end checks against one platform brought up once, the backup drill last
 	pytest --durations=12 tests/e2e
 
-drill: setup ## the backup drill (~14 min more than e2e): back up, destroy with data, site -e mlops_restore_from, compare
+drill: setup ## the backup drill alone (make e2e runs it last): back up, destroy with data, site -e mlops_restore_from, compare
 	pytest --durations=12 -m platform_rebuilt tests/e2e
 
 clean: ## remove build outputs (keeps the venv, the node image and volumes)

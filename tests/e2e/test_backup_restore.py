@@ -1,7 +1,8 @@
 """Issue 18: the backup drill - a platform lost with its data comes back with all of it.
 
 Logs runs with parameters, metric histories and artifacts, registers a version and moves
-`champion` to it (served), takes a backup with englab.mlops.backup, refuses a truncated and a
+`champion` to it (served), takes a backup with englab.mlops.backup (its --check writes no set),
+checks that a confirmed restore --check of the set changes nothing, refuses a truncated and a
 corrupted copy of the set before anything stops, destroys the platform with its data
 (mlops_destroy_data=true), brings it up from nothing with `site -e mlops_restore_from=<set>`, and
 compares what MLflow's client and the nodes show with what they showed before: experiments, runs
@@ -12,9 +13,8 @@ refused with nothing changed, and a plain site run reports changed=0.
 How it fails on the old behaviour: there was no englab.mlops.backup or englab.mlops.restore, and
 site took no mlops_restore_from (check_variables refuses it as unknown).
 
-The drill destroys and rebuilds the e2e platform: conftest runs it after every other test. It is
-`make drill`, not part of `make e2e` yet: its cold rebuild adds about 14 minutes, which would take
-the suite past its 60-minute budget (docs/backup.md).
+The drill destroys and rebuilds the e2e platform: conftest runs it after every other test of
+`make e2e`; `make drill` runs it alone.
 """
 
 from __future__ import annotations
