@@ -114,6 +114,14 @@ def memory_problem(name, value):
     )
 
 
+def count_problem(name, value):
+    """A whole number of at least 1 (a count of things kept), given as a number or its digits."""
+    count = None if isinstance(value, bool) else _as_int(value)
+    if count is not None and count >= 1 and str(value).strip().lstrip("+").isdigit():
+        return None
+    return "%s must be a whole number of at least 1, got %s. %s" % (name, _shown(value), NOTHING_CHANGED)
+
+
 def cpus_problem(name, value):
     try:
         cpus = float(value)
@@ -284,6 +292,8 @@ def port_problems(values):
 SINGLE_RULES = dict(
     [(name, image_reference_problem) for name in IMAGE_VARIABLES]
     + [("serving_node_memory", memory_problem), ("serving_node_cpus", cpus_problem)]
+    # checked before a backup is taken, not when the finished set is pruned
+    + [("mlops_backup_keep", count_problem)]
     + [(name, ipv4_destinations_problem) for name in DESTINATION_VARIABLES]
     + [(name, url_problem) for name in URL_VARIABLES]
     + [

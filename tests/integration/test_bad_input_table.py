@@ -130,7 +130,7 @@ def case(entry: str, name: str, value: Any, fragment: str, **more: Any) -> Any:
 
 # Playbooks that start with provision.yml (site runs in check mode on the controller instead).
 IMPORT_PROVISION = {
-    f"englab.mlops.{name}" for name in ("provision", "deploy", "rollback", "undeploy", "train")
+    f"englab.mlops.{name}" for name in ("provision", "deploy", "rollback", "undeploy", "train", "backup")
 }
 ARGSPEC_INT = "is of type str and we were unable to convert to int"
 # A PEM certificate with basicConstraints CA:FALSE: a server's certificate given where a CA belongs.
@@ -362,6 +362,13 @@ TABLE = [
         "serving_node_model_versoin",
         3,
         "unknown variable serving_node_model_versoin: did you mean serving_node_model_version?",
+    ),
+    # refused before the set is written (the prune after it refused it only then)
+    case(
+        "englab.mlops.backup",
+        "mlops_backup_keep",
+        0,
+        f"mlops_backup_keep must be a whole number of at least 1, got 0. {NOTHING}",
     ),
     case(
         "englab.mlops.rollback",

@@ -115,6 +115,30 @@ def test_cpus(value: object, ok: bool) -> None:
 @pytest.mark.parametrize(
     ("value", "ok"),
     [
+        (1, True),
+        (7, True),
+        ("3", True),
+        (0, False),
+        (-2, False),
+        ("0", False),
+        (1.5, False),
+        ("two", False),
+        (True, False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_backup_keep_is_a_whole_number_of_at_least_one(value: object, ok: bool) -> None:
+    problem = input_rules.count_problem("mlops_backup_keep", value)
+    assert (problem is None) is ok
+    if not ok:
+        assert problem.startswith("mlops_backup_keep must be a whole number of at least 1, got ")
+        assert input_rules.value_problems({"mlops_backup_keep": value}) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
         ("https://download.docker.com/linux/debian", True),
         ("http://metadata.google.internal/computeMetadata/v1/token", True),
         ("http://127.0.0.1:8080", True),
