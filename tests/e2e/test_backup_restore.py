@@ -136,6 +136,25 @@ def state(platform: Platform, payload: bytes) -> dict:
     }
 
 
+def psql(platform: Platform, *sql: str) -> str:
+    """Run statements on the database node as postgres, one transaction each; their output."""
+    commands = [f"--command={statement}" for statement in sql]
+    argv = (
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "--no-psqlrc",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-At",
+        "-d",
+        "postgres",
+    )
+    return platform.exec("englab-db", *argv, *commands).stdout
+
+
 def damaged_copy(source: Path, base: Path, name: str, damage) -> Path:
     copy = base / name / source.name
     shutil.copytree(source, copy)
@@ -143,16 +162,7 @@ def damaged_copy(source: Path, base: Path, name: str, damage) -> Path:
     return copy
 
 
-def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: Platform, tmp_path: Path):
-    backups = LOGS / "backups"
-    logged = platform.mlflow_client(LOG_DATA)
-    # serve the champion the drill just moved, so the served version is part of what must come back
-    platform.playbook("englab.mlops.deploy", "drill-deploy")
-    payload = json.dumps(platform.mlflow_client(PREDICT)).encode()
-    before = state(platform, payload)
-    assert before["served"]["version"] == str(logged["version"])
-    assert sum(run["params"].get("drill") == DRILL for run in before["mlflow"]["runs"].values()) == 2
-
+def backup_check_writes_nothing(platform: Platform, backups: Path) -> None:
     # --check names the set it would write and writes nothing
     checked = platform.playbook(
         "englab.mlops.backup", "drill-backup-check", args=("--check",), mlops_backup_dir=str(backups)
@@ -163,20 +173,8 @@ def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: P
     )
     assert not backups.exists() or list(backups.iterdir()) == []
 
-    # the backup: one complete set, private, with a manifest that checksums its files
-    platform.playbook("englab.mlops.backup", "drill-backup", mlops_backup_dir=str(backups))
-    sets = sorted(p for p in backups.iterdir() if p.is_dir())
-    assert [p.name.endswith(".partial") for p in sets] == [False] * len(sets)
-    backup = sets[-1]
-    manifest = json.loads((backup / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"database.dump", "artifacts.tar.gz"}
-    assert manifest["database"]["runs"] == len(before["mlflow"]["runs"])
-    assert {"name": "englab-diabetes", "alias": "champion", "version": int(logged["version"])} in manifest[
-        "database"
-    ]["aliases"]
-    assert backups.stat().st_mode & 0o777 == 0o700
-    assert all(path.stat().st_mode & 0o777 == 0o600 for path in backup.iterdir())
 
+def restore_check_and_damaged_sets_change_nothing(platform: Platform, backup: Path, tmp_path: Path) -> None:
     # --check of a confirmed in-place restore verifies the set, says what it would replace, and
     # stops, replaces and redeploys nothing
     pids = server_pids(platform)
@@ -220,6 +218,62 @@ def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: P
         assert message.format(copy) in output, output[-2000:]
         assert "Traceback" not in output
         assert server_pids(platform) == pids, "a refused restore stopped the tracking server"
+
+
+def interrupted_restore_in_place_is_finished(
+    platform: Platform, backup: Path, payload: bytes, before: dict
+) -> None:
+    # in place, after a restore killed halfway (the tracking server stopped, the database set aside and
+    # an empty one under its name): a confirmed restore puts the one set aside back first, never drops
+    # it, and brings back exactly what the backup holds
+    platform.exec("tracking-node", "systemctl", "stop", "englab-mlflow@5000", "englab-mlflow@5001")
+    psql(
+        platform,
+        "ALTER DATABASE mlflow_db RENAME TO mlflow_db_before_restore",
+        "CREATE DATABASE mlflow_db OWNER mlflow",
+    )
+    platform.playbook(
+        "englab.mlops.restore",
+        "drill-restore-in-place",
+        mlops_restore_from=str(backup),
+        mlops_restore_confirm=True,
+    )
+    assert state(platform, payload) == before
+    assert (
+        psql(platform, "SELECT datname FROM pg_database WHERE datname LIKE 'mlflow_db%' ORDER BY 1")
+        == "mlflow_db\n"
+    )
+
+
+def test_a_platform_destroyed_with_its_data_comes_back_from_a_backup(platform: Platform, tmp_path: Path):
+    backups = LOGS / "backups"
+    logged = platform.mlflow_client(LOG_DATA)
+    # serve the champion the drill just moved, so the served version is part of what must come back
+    platform.playbook("englab.mlops.deploy", "drill-deploy")
+    payload = json.dumps(platform.mlflow_client(PREDICT)).encode()
+    before = state(platform, payload)
+    assert before["served"]["version"] == str(logged["version"])
+    assert sum(run["params"].get("drill") == DRILL for run in before["mlflow"]["runs"].values()) == 2
+
+    backup_check_writes_nothing(platform, backups)
+
+    # the backup: one complete set, private, with a manifest that checksums its files
+    platform.playbook("englab.mlops.backup", "drill-backup", mlops_backup_dir=str(backups))
+    sets = sorted(p for p in backups.iterdir() if p.is_dir())
+    assert [p.name.endswith(".partial") for p in sets] == [False] * len(sets)
+    backup = sets[-1]
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"database.dump", "artifacts.tar.gz"}
+    assert manifest["database"]["runs"] == len(before["mlflow"]["runs"])
+    assert {"name": "englab-diabetes", "alias": "champion", "version": int(logged["version"])} in manifest[
+        "database"
+    ]["aliases"]
+    assert backups.stat().st_mode & 0o777 == 0o700
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in backup.iterdir())
+
+    restore_check_and_damaged_sets_change_nothing(platform, backup, tmp_path)
+
+    interrupted_restore_in_place_is_finished(platform, backup, payload, before)
 
     # the platform is lost with its data
     platform.playbook("englab.mlops.destroy", "drill-destroy", mlops_destroy_data=True)
