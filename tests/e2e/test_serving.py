@@ -144,7 +144,7 @@ def test_site_summary_names_the_served_version_and_a_prediction(platform: Platfo
     assert f"served: {MODEL} version {versions['champion']} at {platform.serving_url}/invocations" in output
     assert re.search(r"prediction for the first rows of its input example: \[[0-9.]+", output)
     assert f"tracking: {platform.tracking_url} (anonymous: 401, authenticated: 200" in output
-    assert f"password in {platform.secrets_dir}/tracking_admin on the controller (0600)" in output
+    assert f"password in the controller file {platform.secrets_dir}/tracking_admin (0600)" in output
 
 
 def test_image_is_in_the_repository_and_the_container_runs_from_it(
