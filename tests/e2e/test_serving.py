@@ -287,7 +287,7 @@ def test_rollback_under_load_drops_no_request(platform: Platform, versions: dict
     assert served(platform)["version"] == versions["champion"]
 
 
-def test_undeploy_stops_serving_and_deploy_brings_the_champion_back(
+def test_undeploy_stops_serving_and_rollback_or_deploy_serve_again(
     platform: Platform, versions: dict[str, str]
 ):
     platform.playbook("englab.mlops.undeploy", "undeploy")
@@ -297,6 +297,17 @@ def test_undeploy_stops_serving_and_deploy_brings_the_champion_back(
     assert "englab-model-" not in names
     again = platform.playbook("englab.mlops.undeploy", "undeploy-again")
     assert recap(again)[platform.node("serving-node")]["changed"] == 0
+    # rollback after undeploy serves the version served last; that version is not its own previous
+    # one, so a second rollback has nothing to return to
+    last = json.loads(platform.exec("serving-node", "cat", "/var/lib/englab-serving/state.json").stdout)[
+        "previous"
+    ]
+    platform.playbook("englab.mlops.rollback", "rollback-after-undeploy")
+    assert served(platform)["version"] == str(last["version"])
+    refused = platform.playbook("englab.mlops.rollback", "rollback-after-undeploy-again", check=False)
+    assert refused.returncode != 0
+    assert "nothing to roll back to" in refused.stdout + refused.stderr
+    assert served(platform)["version"] == str(last["version"])
     # what site.yml does on its next run: serve the champion (from the repository's image)
     platform.playbook("englab.mlops.deploy", "deploy-champion")
     assert served(platform)["version"] == versions["champion"]
