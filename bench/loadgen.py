@@ -162,7 +162,7 @@ async def run_level(target: Target, clients: int, seconds: float, iteration: Ite
     """Run `clients` closed-loop clients for `seconds`; each repeats `iteration`.
     CPU of the target's server side is metered when the target has a meter."""
     recorder = Recorder()
-    sessions = [target.session_factory() for _ in range(clients)]
+    sessions = [target.session_factory() for _unused in range(clients)]
     cpu_meter = target.cpu_meter
     cpu0 = cpu_meter() if cpu_meter else None
     start = time.perf_counter()
@@ -181,7 +181,7 @@ async def run_level(target: Target, clients: int, seconds: float, iteration: Ite
         # Clients start no iteration after the deadline; one still running GRACE seconds
         # later is cancelled and its request in flight counted as an error, so that a
         # level never runs longer than seconds + GRACE.
-        _, late = await asyncio.wait(tasks, timeout=seconds + GRACE)
+        _unused, late = await asyncio.wait(tasks, timeout=seconds + GRACE)
         for task in late:
             task.cancel()
             recorder.error(f"request still running {GRACE:g} s after the level's end: cut")
@@ -346,7 +346,7 @@ def sum_meters(*meters: Callable[[], float] | None) -> Callable[[], float] | Non
 def _cgroup_cpu_file(cgroup_lines: list[str]) -> tuple[Path, str]:
     """The CPU usage file of a process's cgroup, from the lines of /proc/PID/cgroup."""
     for line in cgroup_lines:
-        _, controllers, path = line.split(":", 2)
+        _unused, controllers, path = line.split(":", 2)
         if "cpuacct" in controllers.split(","):  # cgroup v1
             return Path("/sys/fs/cgroup/cpuacct", path.lstrip("/"), "cpuacct.usage"), "ns"
     # cgroup v2: the container's scope (systemd inside a node adds init.scope)

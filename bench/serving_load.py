@@ -82,11 +82,11 @@ def ceiling(model_dir: Path, body: bytes, seconds: float, windows: int = 3) -> d
     model = mlflow.pyfunc.load_model(str(model_dir))
     parsed = scoring_server._parse_json_data(body, model.metadata, model.metadata.get_input_schema())
     data = parsed.data
-    for _ in range(20):  # warm-up
+    for _unused in range(20):  # warm-up
         model.predict(data)
     lat: list[float] = []
     rates = []
-    for _ in range(windows):
+    for _unused in range(windows):
         calls = 0
         start = time.perf_counter()
         while time.perf_counter() - start < seconds / windows:

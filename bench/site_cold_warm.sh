@@ -131,7 +131,8 @@ echo "== from nothing: destroying any earlier $prefix platform with its data"
 # The earlier platform's secrets may be gone already: destroy it by its names alone.
 destroy destroy-before -e provision_existing_platform=false
 rm -rf "$secrets" "$work/facts"
-mkdir -p -m 0700 "$secrets"
+mkdir -p "$work"
+mkdir -m 0700 "$secrets"
 trap cleanup EXIT
 
 echo "== cold site.yml ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"

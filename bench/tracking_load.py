@@ -62,7 +62,7 @@ def make_iteration(base: str, experiment_id: str, metrics: int):
             json={"experiment_id": experiment_id, "start_time": now, "run_name": "bench"},
         )
         run_id = json.loads(body)["run"]["info"]["run_id"]
-        values = [random.random() for _ in range(metrics)]  # noqa: S311 (metric values, not crypto)
+        values = [random.random() for _unused in range(metrics)]  # noqa: S311 (metric values, not crypto)
         batch = [{"key": f"m{i}", "value": v, "timestamp": now, "step": 0} for i, v in enumerate(values)]
         await rec.request(session, "POST", batch_url, json={"run_id": run_id, "metrics": batch})
         await rec.request(

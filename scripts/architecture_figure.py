@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Draw the platform's architecture from the code, so the figure cannot drift from it.
 
 Sources: the Terraform resources in terraform/*.tf (one cluster per file, edges where one
@@ -181,7 +180,7 @@ def _local_cluster(network: str, containers: list[tuple[str, str]]) -> list[str]
     out.append(
         f'    {node_id("local", "net", network)} [label={quote(f"Docker network {network}")}, shape=oval, fillcolor="#ceead6"];'
     )
-    for name, _ in containers:
+    for name, _unused in containers:
         out.append(f'    {node_id("local", name)} [label={quote(f"container {name}")}, fillcolor="#ceead6"];')
     out.append("  }")
     out.append("")
@@ -207,7 +206,7 @@ def _contract_cluster(groups: list[tuple[str, str, str]]) -> list[str]:
 def _roles_cluster(plays: list[tuple[str, str]]) -> list[str]:
     out: list[str] = []
     # Roles the site playbook applies, per group.
-    role_names = sorted({r for _, r in plays})
+    role_names = sorted({r for _unused, r in plays})
     if role_names:
         out.append("  subgraph cluster_roles {")
         out.append(
@@ -230,8 +229,8 @@ def _edges(
     plays: list[tuple[str, str]],
 ) -> list[str]:
     out: list[str] = []
-    group_names = [g for g, _, _ in groups]
-    host_group = {host: group for group, host, _ in groups}
+    group_names = [g for g, _unused, _unused in groups]
+    host_group = {host: group for group, host, _unused in groups}
     # Edges.
     anchor = next((r for r in resources if r["file"] == "network.tf"), resources[0] if resources else None)
     gcp_anchor = node_id("tf", anchor["type"], anchor["name"]) if anchor else "tf_none"
@@ -273,10 +272,10 @@ def _edges(
 
 
 def build_dot(root: Path = ROOT) -> str:
-    resources, _ = terraform_resources(root / "terraform")
+    resources, _unused = terraform_resources(root / "terraform")
     groups = contract_groups(root / "docs" / "inventory-contract.md")
     network, containers = local_nodes(root / "roles" / "provision" / "vars" / "main.yml")
-    group_names = [g for g, _, _ in groups]
+    group_names = [g for g, _unused, _unused in groups]
     # roles applied to the platform's groups (the provision role runs on the controller: drawn as its edges)
     plays = [
         (h, r)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write docs/variables.md from every roles/*/meta/argument_specs.yml, the one source of truth.
 
 python scripts/gen_variables_doc.py           # rewrite docs/variables.md

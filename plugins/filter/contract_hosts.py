@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: contract_hosts
 short_description: Map Terraform outputs to the hosts of the englab.mlops inventory contract
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Validates the outputs of the englab.mlops Terraform root (or the local Docker driver's
     description in the same shape) and returns one entry per node with its name, its groups

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: existing_platform_problem
 short_description: Why a controller directory is not an existing platform's mlops_secrets_dir
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - The entry points that act on an existing platform (deploy, rollback, undeploy, train, destroy) refuse a
     C(mlops_secrets_dir) that does not hold the platform's C(tracking_admin) (destroy - C(tracking_admin),

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: gcp_input_problems
 short_description: What is wrong with the gcp target's inputs, checked on the controller
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Checks the variables of the provision role that reach Google Cloud or the Terraform root
     before anything is written or any remote call is made, and returns one message per problem

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: held_port_problems
 short_description: Which of the local platform's published ports another process or platform holds
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Probes each port with a bind on the controller's 127.0.0.1 and returns one message for each port
     that something already holds, unless this platform's own containers publish it (a re-run of an

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: ipv4_destinations_problem
 short_description: Why a list of IPv4 destinations cannot become iptables rules
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Returns an empty string when the value is a list of IPv4 addresses or CIDR ranges without
     host bits, and otherwise one line naming the variable, the allowed form and the entry given.

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: model_name_problem
 short_description: Why MLflow would refuse a registered model name
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Returns an empty string when MLflow accepts the value as a registered model name, and the
     reason otherwise, so a role can refuse a wrong name before it changes anything or asks the

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: model_repository
 short_description: The Docker repository that holds a registered model's serving images
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Maps a registered MLflow model name to one Docker repository path component, a readable
     slug of the name and the first 12 hex digits of the SHA-256 of its exact UTF-8 bytes,

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: os_login_user
 short_description: The OS Login user name of a Google service-account key file
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Reads a Google credentials file on the controller and returns the POSIX user name OS Login
     gives its identity when that can be known offline, that is C(sa_<client_id>) for a

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: rotation_problem
 short_description: Why mlops_rotate cannot be applied
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - C(mlops_rotate) must name one platform secret of englab.mlops.platform_secret (C(db_password),
     C(tracking_admin), C(tracking_flask_secret_key), C(tracking_user/<name>), C(repository_user/<name>));

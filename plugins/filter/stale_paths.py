@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: stale_paths
 short_description: The managed files and directories of a node that differ from what a role writes
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - Compares one M(ansible.builtin.find) of a node (with O(ansible.builtin.find#module:get_checksum=true))
     against the list of paths a role manages, and returns the paths that are missing, have

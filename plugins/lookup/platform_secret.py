@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 name: platform_secret
 short_description: A platform secret by name, from the platform's secret store
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - The one owner of the platform's secrets. Knows every secret by name, how it is generated, where it
     is kept and which nodes read it; roles ask it for a name, never for a file path.

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: backup_set
 short_description: Write, verify and prune englab.mlops backup sets on the controller
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - An action plugin that runs on the controller, where backup sets live (C(mlops_backup_dir)).
   - A set is a directory C(<YYYYmmddTHHMMSSZ>) holding C(database.dump) (pg_dump custom format),

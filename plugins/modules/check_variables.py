@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: check_variables
 short_description: Refuse unknown or wrong englab.mlops variables before anything changes
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - An action plugin that runs on the controller and changes nothing. Every playbook of the
     collection runs it as its first task; run it first in your own playbooks that apply the
@@ -39,6 +39,7 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: A second run with the same arguments reports no change.
     support: full
     details: Never changes anything.
   platform:

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: rotate_platform_secret
 short_description: Give one platform secret a new value in the platform's secret store
 version_added: 0.2.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - An action plugin that runs on the controller. It replaces the stored value of one platform secret of
     englab.mlops.platform_secret (same length and characters) and keeps the value it replaced readable as

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: terraform
 short_description: Run a Terraform root with cloud.terraform.terraform, or community.general.terraform without it
 version_added: 0.1.0
-author: englab MLOps engineers
+author: englab MLOps engineers (@englab)
 description:
   - An action plugin that validates its arguments, then runs M(cloud.terraform.terraform)
     where that collection is installed and M(community.general.terraform) otherwise. The two
@@ -29,6 +29,7 @@ attributes:
   diff_mode:
     support: full
   idempotent:
+    description: A second run with the same arguments reports no change.
     support: full
     details: Terraform itself reports no change when the infrastructure matches the root.
   platform:

@@ -118,7 +118,7 @@ def server_pids(platform: Platform) -> str:
 
 
 def predictions(platform: Platform, payload: bytes) -> list:
-    status, _, body = http(platform.serving_url + "/invocations", payload)
+    status, _unused, body = http(platform.serving_url + "/invocations", payload)
     assert status == 200, body[:300]
     return json.loads(body)["predictions"]
 

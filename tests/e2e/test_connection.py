@@ -42,7 +42,7 @@ def test_every_node_is_reached_over_ssh_as_the_login_user_with_become(platform: 
         # Without become the task runs as the login user, in an SSH session that came in on the
         # node's loopback (the socat end of the tunnel), not from a bridge address.
         assert host["login"] == LOGIN_USER, name
-        client, _, server, port = host["ssh_connection"].split()
+        client, _unused, server, port = host["ssh_connection"].split()
         assert (client, server, port) == ("127.0.0.1", "127.0.0.1", "22"), name
         # With the contract's become the same connection is root.
         assert host["effective"] == "root", name

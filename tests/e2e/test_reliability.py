@@ -128,7 +128,7 @@ def test_tracking_recovers_from_a_database_restart_without_a_manual_step(platfor
     subprocess.run(["docker", "restart", platform.node("englab-db")], check=True, capture_output=True)
     elapsed = wait_until(lambda: tracking(platform, "runs/create", {"experiment_id": "0"})[0] == 200, 120, 1)
     print(f"runs could be created again {elapsed:.1f} s after the database container restarted")
-    statuses = [tracking(platform, f"runs/get?run_id={run_id}")[0] for _ in range(20)]
+    statuses = [tracking(platform, f"runs/get?run_id={run_id}")[0] for _unused in range(20)]
     assert statuses == [200] * 20, "the tracking server still fails requests after recovering"
 
 

@@ -69,7 +69,7 @@ def http(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int,
 
 
 def served(platform: Platform) -> dict:
-    status, _, body = http(platform.serving_url + "/englab/version")
+    status, _unused, body = http(platform.serving_url + "/englab/version")
     assert status == 200
     return json.loads(body)
 
@@ -85,7 +85,7 @@ def under_load(platform: Platform, action: Callable[[], object]) -> tuple[list[t
 
     Each result is (start time, status, X-Model-Version, error); every request opens a new connection.
     """
-    status, _, example = http(platform.serving_url + "/englab/input-example")
+    status, _unused, example = http(platform.serving_url + "/englab/input-example")
     assert status == 200, "the served version publishes no input example"
     results: list[tuple] = []
     lock = threading.Lock()
@@ -104,7 +104,7 @@ def under_load(platform: Platform, action: Callable[[], object]) -> tuple[list[t
             with lock:
                 results.append(row)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+    threads = [threading.Thread(target=client, daemon=True) for _unused in range(4)]
     for thread in threads:
         thread.start()
     time.sleep(3)
@@ -173,7 +173,7 @@ def test_image_is_in_the_repository_and_the_container_runs_from_it(
     # the scoring server runs unprivileged (uid 10001, dropped by setpriv in the image's command)
     top = platform.exec("serving-node", "docker", "top", f"englab-model-{slot}", "-eo", "pid,uid,args").stdout
     server = [line.split(None, 2) for line in top.splitlines()[1:] if "uvicorn" in line]
-    assert server and {uid for _, uid, _ in server} == {"10001"}, top
+    assert server and {uid for _unused, uid, _unused in server} == {"10001"}, top
 
 
 def test_deploy_check_of_a_new_version_reports_it_and_changes_nothing(
@@ -200,7 +200,7 @@ def test_deploy_check_of_a_new_version_reports_it_and_changes_nothing(
 
 def test_rollout_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
     before = served(platform)
-    results, _ = under_load(
+    results, _unused = under_load(
         platform,
         lambda: platform.playbook(
             "englab.mlops.deploy", "deploy-new", serving_node_model_version=versions["new"]
@@ -245,7 +245,7 @@ def test_rollback_and_undeploy_check_report_and_change_nothing(platform: Platfor
     assert "Traceback" not in output
     assert platform.snapshot() == before
     assert served(platform)["version"] == versions["new"]
-    status, _, example = http(platform.serving_url + "/englab/input-example")
+    status, _unused, example = http(platform.serving_url + "/englab/input-example")
     assert status == 200
     assert http(platform.serving_url + "/invocations", example)[0] == 200
 
@@ -280,7 +280,7 @@ def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platfo
 
 def test_rollback_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
     assert served(platform)["version"] == versions["new"]
-    results, _ = under_load(platform, lambda: platform.playbook("englab.mlops.rollback", "rollback"))
+    results, _unused = under_load(platform, lambda: platform.playbook("englab.mlops.rollback", "rollback"))
     assert len(results) > 50
     assert [r for r in results if r[1] != 200] == []
     assert results[0][2] == versions["new"] and results[-1][2] == versions["champion"]

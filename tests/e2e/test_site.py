@@ -46,7 +46,7 @@ def test_no_secret_in_site_output_or_logs(platform: Platform):
     logs = {p.name: p.read_text() for p in LOGS.glob("*.log")}
     assert "site-1.log" in logs
     for name, secret in known.items():
-        for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
+        for form in sorted({secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}):
             for log, text in logs.items():
                 assert form not in text, f"secret {name} appears in {log}"
 
@@ -54,7 +54,7 @@ def test_no_secret_in_site_output_or_logs(platform: Platform):
 def test_second_site_run_is_converged(
     platform: Platform, converged_site_run: tuple[subprocess.CompletedProcess, list[dict]]
 ):
-    second, _ = converged_site_run
+    second, _unused = converged_site_run
     counters = recap(second)
     nodes = ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository")
     assert set(counters) >= {platform.node(n) for n in nodes}

@@ -919,7 +919,7 @@ def installed_is_current() -> None:
 
 def sandbox_playbook(folder: Path, c: Case) -> tuple[Path, Path]:
     """A playbook applying one role entry point to a host that can never be reached, and its inventory."""
-    _, role, *tasks_from = c.entry.split(":")
+    _unused, role, *tasks_from = c.entry.split(":")
     include: dict[str, Any] = {"name": f"englab.mlops.{role}"}
     if tasks_from:
         include["tasks_from"] = tasks_from[0]
@@ -1001,7 +1001,7 @@ def terraform_groups(cases: list[Case]) -> list[dict[str, str]]:
     }
     groups: list[dict[str, str]] = []
     for c in cases:
-        (name, value), *_ = c.variables.items()
+        (name, value), *_unused = c.variables.items()
         group = next((g for g in groups if name not in g and not apart.get(name, set()) & set(g)), None)
         if group is None:
             group = {}
@@ -1078,7 +1078,7 @@ def test_bad_input_is_refused_clearly(
 ) -> None:
     secrets = tmp_path / "secrets"
     if c.entry == "terraform":
-        (name, value), *_ = c.variables.items()
+        (name, value), *_unused = c.variables.items()
         outcome: PlanOutcome = request.getfixturevalue("terraform_outcomes")[(name, value)]
         rc, output, messages = outcome.rc, outcome.output, outcome.errors
         # Only variable validation may fail: a refusal for another reason proves nothing about this row.

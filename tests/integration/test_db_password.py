@@ -36,7 +36,7 @@ def _run(playbook, tmp_path: Path, version: int | None):
 def test_one_password_per_version_kept_across_runs(playbook, tmp_path: Path) -> None:
     (tmp_path / "secrets").mkdir(mode=0o700)
     (tmp_path / "work").mkdir(mode=0o700)
-    first, _ = _run(playbook, tmp_path, None)
+    first, _unused = _run(playbook, tmp_path, None)
     assert first["db_password_version"] == 1
     assert len(first["db_password"]) == 32
     kept = tmp_path / "secrets" / "db_password_v1"
@@ -46,7 +46,7 @@ def test_one_password_per_version_kept_across_runs(playbook, tmp_path: Path) -> 
     assert again == first
     assert counters["changed"] == 0, counters
     # Rotation: a new version, a new password; the old version's file is left as it was.
-    rotated, _ = _run(playbook, tmp_path, 2)
+    rotated, _unused = _run(playbook, tmp_path, 2)
     assert rotated["db_password_version"] == 2
     assert rotated["db_password"] != first["db_password"]
     assert json.loads(kept.read_text()) == first

@@ -165,7 +165,7 @@ def ansible_verdicts(tmp_path: Path, tool_env: dict[str, str], rows: list[dict[s
 def test_preflight_and_terraform_agree_on_every_value(
     scratch: Any, tmp_path: Path, tool_env: dict[str, str]
 ) -> None:
-    rows = [row for row, _ in ROWS]
+    rows = [row for row, _unused in ROWS]
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The preflight run overlaps the plans (it is the lighter of the two).
         ansible_future = pool.submit(ansible_verdicts, tmp_path, tool_env, rows)

@@ -14,7 +14,7 @@ def parse_recap(stdout: str) -> dict[str, dict[str, int]]:
         if in_recap and not line.strip():
             break
         if in_recap and ":" in line:
-            host, _, rest = line.partition(":")
+            host, _unused, rest = line.partition(":")
             hosts[host.strip()] = {
                 key: int(value) for key, value in (item.split("=") for item in rest.split() if "=" in item)
             }

@@ -40,7 +40,7 @@ def _output(proc) -> str:
 
 
 def test_root_as_shipped_passes_the_enum_checks(scratch: Workdir) -> None:
-    for source, shipped, _, _ in CASES.values():
+    for source, shipped, _unused, _unused in CASES.values():
         assert shipped in (scratch.path / source).read_text(), f"{source} no longer sets {shipped}"
     proc = scratch.run("validate", "-no-color", check=False)
     assert proc.returncode == 0, _output(proc)

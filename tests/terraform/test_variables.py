@@ -73,7 +73,7 @@ def _groups() -> list[dict[str, str]]:
         "gpu_type": {"gpu_count"},
     }
     groups: list[dict[str, str]] = []
-    for name, value, _ in BAD:
+    for name, value, _unused in BAD:
         group = next((g for g in groups if name not in g and not apart.get(name, set()) & set(g)), None)
         if group is None:
             group = {}
@@ -102,7 +102,7 @@ def outcomes(scratch: Workdir) -> dict[tuple[str, str], tuple[int, list[str]]]:
     }
 
 
-@pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v}" for n, v, _ in BAD])
+@pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v}" for n, v, _unused in BAD])
 def test_bad_value_is_refused_with_our_message(
     outcomes: dict[tuple[str, str], tuple[int, list[str]]], name: str, value: str, message: str
 ) -> None:
@@ -154,7 +154,7 @@ def gpu_outcomes(scratch: Workdir) -> list[tuple[int, list[str]]]:
         return list(pool.map(lambda case: _plan(scratch, case[0]), GPU_BAD))
 
 
-@pytest.mark.parametrize("index", range(len(GPU_BAD)), ids=[str(values) for values, _ in GPU_BAD])
+@pytest.mark.parametrize("index", range(len(GPU_BAD)), ids=[str(values) for values, _unused in GPU_BAD])
 def test_gpu_on_a_family_that_cannot_take_it_is_refused(
     gpu_outcomes: list[tuple[int, list[str]]], index: int
 ) -> None:

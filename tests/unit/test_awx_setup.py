@@ -347,7 +347,7 @@ def test_terraform_state_credential_feeds_the_provision_role():
     injected = set(backend["injectors"]["extra_vars"]) | set(backend["injectors"]["env"])
     assert {"mlops_gcp_state_bucket", "mlops_gcp_state_prefix", "GOOGLE_BACKEND_CREDENTIALS"} <= injected
     for variable in backend["injectors"]["extra_vars"]:
-        assert any(role == "provision" for role, _ in role_options().get(variable, [])), variable
+        assert any(role == "provision" for role, _unused in role_options().get(variable, [])), variable
 
 
 @pytest.mark.parametrize("credential", awx_vars()["awx_credentials"], ids=lambda c: resolve(c["name"]))

@@ -34,12 +34,12 @@ def test_architecture_dot_is_generated_from_the_current_code():
 
 def test_architecture_figure_shows_every_terraform_resource_and_group():
     figure = load_script("architecture_figure")
-    resources, _ = figure.terraform_resources(ROOT / "terraform")
+    resources, _unused = figure.terraform_resources(ROOT / "terraform")
     assert resources, "no Terraform resources found in terraform/*.tf"
     dot = (DOCS / "architecture.dot").read_text()
     for resource in resources:
         assert figure.node_id("tf", resource["type"], resource["name"]) in dot, resource
-    for group, _, _ in figure.contract_groups(DOCS / "inventory-contract.md"):
+    for group, _unused, _unused in figure.contract_groups(DOCS / "inventory-contract.md"):
         assert figure.node_id("grp", group) in dot, group
 
 

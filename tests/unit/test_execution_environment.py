@@ -83,7 +83,7 @@ def test_base_image_is_pinned_by_tag(containerfile: str):
     match = re.search(r'^ARG EE_BASE_IMAGE="([^"]+)"', containerfile, re.MULTILINE)
     assert match, "no base image in the Containerfile"
     image = match.group(1)
-    name, _, tag = image.rpartition(":")
+    name, _unused, tag = image.rpartition(":")
     assert "/" not in tag and name, f"base image {image!r} has no tag"
     assert tag not in {"latest", ""}, f"base image {image!r} is not pinned"
 
@@ -104,8 +104,8 @@ def test_terraform_is_downloaded_from_hashicorp_and_checksummed(containerfile: s
     version = re.search(r"^ARG TERRAFORM_VERSION=(\d+\.\d+\.\d+)$", containerfile, re.MULTILINE)
     assert version, "no pinned TERRAFORM_VERSION build argument"
     sums = re.findall(r"^ARG TERRAFORM_SHA256_(AMD64|ARM64)=(\S+)$", containerfile, re.MULTILINE)
-    assert {arch for arch, _ in sums} == {"AMD64", "ARM64"}
-    assert all(SHA256.match(value) for _, value in sums), sums
+    assert {arch for arch, _unused in sums} == {"AMD64", "ARM64"}
+    assert all(SHA256.match(value) for _unused, value in sums), sums
     step = next(line for line in containerfile.splitlines() if "releases.hashicorp.com/terraform/" in line)
     assert step.startswith("RUN ")
     assert "terraform_${TERRAFORM_VERSION}_linux_" in step

@@ -34,7 +34,7 @@ def _answer(request: requests.PreparedRequest, body: dict) -> requests.Response:
     return response
 
 
-def send(self: HTTPAdapter, request: requests.PreparedRequest, **_: object) -> requests.Response:
+def send(self: HTTPAdapter, request: requests.PreparedRequest, **_unused: object) -> requests.Response:
     url = urlsplit(request.url or "")
     with open(os.environ["ENGLAB_COMPUTE_RECORD"], "a", encoding="utf-8") as record:
         entry = {

@@ -140,7 +140,7 @@ class _Module:
     """One ``lib/<module>/index.js``: its classes, getters and HCL attribute tables."""
 
     def __init__(self, source: str) -> None:
-        source, _, source_map = source.partition("//# sourceMappingURL=data:application/json;base64,")
+        source, _unused, source_map = source.partition("//# sourceMappingURL=data:application/json;base64,")
         self.flags = _ts_flags(source_map)
         self.classes: dict[str, dict[str, Any]] = {}
         self.hcl: dict[str, dict[str, dict[str, str]]] = {}
@@ -243,7 +243,7 @@ class Generator:
             required = bool(prop) and not prop.get("optional", False)
             computed = False
             if snake in flags:
-                computed, _, required = flags[snake]
+                computed, _unused, required = flags[snake]
             if info["block"]:
                 struct = re.sub(r"(List|OutputReference)$", "", info["storage"])
                 nested = self._block(struct, struct, f"{struct}OutputReference")
@@ -301,7 +301,7 @@ class Generator:
                     continue
                 short = new_cls.rsplit(".", 1)[-1]
                 struct = re.sub(r"(List|OutputReference)$", "", short)
-                obj = ["object", {s: t for _, s, t in self._computed(f"{struct}OutputReference")}]
+                obj = ["object", {s: t for _unused, s, t in self._computed(f"{struct}OutputReference")}]
                 found.append((camel, snake, ["set" if wraps_set else "list", obj]))
         return found
 

@@ -196,9 +196,9 @@ def generate_password(config: dict[str, Any]) -> str:
         if config.get(flag) is not False:
             classes.append((chars, int(config.get(minimum) or 0)))
     length = int(config["length"])
-    chars = [secrets.choice(pool) for pool, minimum in classes for _ in range(minimum)]
-    alphabet = "".join(pool for pool, _ in classes)
-    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
+    chars = [secrets.choice(pool) for pool, minimum in classes for _unused in range(minimum)]
+    alphabet = "".join(pool for pool, _unused in classes)
+    chars += [secrets.choice(alphabet) for _unused in range(length - len(chars))]
     secrets.SystemRandom().shuffle(chars)
     return "".join(chars)
 

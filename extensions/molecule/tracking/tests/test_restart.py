@@ -31,7 +31,7 @@ def test_a_killed_instance_is_failed_over_at_once_and_restarted_by_systemd():
     assert pid not in ("", "0")
     docker_exec(TRACKING, "kill", "-9", pid)
     password = secret("tracking_user_training")
-    statuses = [curl_as("training", password, SEARCH_URL).stdout for _ in range(10)]
+    statuses = [curl_as("training", password, SEARCH_URL).stdout for _unused in range(10)]
     assert statuses == ["200"] * 10
     deadline = time.monotonic() + 180
     while (

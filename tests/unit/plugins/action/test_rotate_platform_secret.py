@@ -31,7 +31,7 @@ def run(name: str, task_vars: dict[str, Any], check_mode: bool = False) -> dict[
 @pytest.fixture
 def platform(tmp_path):
     secrets_dir = tmp_path / "secrets"
-    value, _ = ps.controller_secret(str(secrets_dir), ps.parse_name("tracking_user/serving"))
+    value, _unused = ps.controller_secret(str(secrets_dir), ps.parse_name("tracking_user/serving"))
     return {"mlops_target": "local", "mlops_secrets_dir": str(secrets_dir)}, secrets_dir, value
 
 

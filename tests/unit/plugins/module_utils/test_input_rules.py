@@ -369,7 +369,7 @@ def test_a_port_whose_connections_just_closed_is_free() -> None:
     server.listen()
     port = server.getsockname()[1]
     client = socket.create_connection(("127.0.0.1", port))
-    accepted, _ = server.accept()
+    accepted, _unused = server.accept()
     accepted.close()  # the server side closes first: its end, on `port`, goes to TIME_WAIT
     client.recv(1)
     client.close()

@@ -62,12 +62,12 @@ def random_name(rng: random.Random) -> str:
     alphabet = (
         string.ascii_letters + string.digits + " ._-~!@#$%^&*()[]{}'\"\\|,;<>?=+`" + "éßΩ模型\u0301\u200b\t"
     )
-    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, MODEL_NAME_MAX_LENGTH)))
+    return "".join(rng.choice(alphabet) for _unused in range(rng.randint(1, MODEL_NAME_MAX_LENGTH)))
 
 
 def test_every_generated_name_maps_to_a_valid_distinct_repository() -> None:
     rng = random.Random(15)  # noqa: S311 - a fixed seed, so a failure reproduces
-    names = {random_name(rng) for _ in range(20000)}
+    names = {random_name(rng) for _unused in range(20000)}
     # Variants that share their slug with another name: case, separators, truncation.
     names |= {n.upper() for n in list(names)[:2000]} | {n.replace(" ", "-") for n in list(names)[:2000]}
     repositories = {}

@@ -176,8 +176,8 @@ def test_concurrent_forks_get_one_value(tmp_path):
         barrier = manager.Barrier(8)
         with context.Pool(8) as pool:
             results = pool.map(_race, [(str(tmp_path), barrier)] * 8)
-    assert len({value for value, _ in results}) == 1
-    assert [created for _, created in results].count(True) == 1
+    assert len({value for value, _unused in results}) == 1
+    assert [created for _unused, created in results].count(True) == 1
     assert sorted(os.listdir(tmp_path)) == ["tracking_admin"]
 
 

@@ -78,7 +78,7 @@ class FakeSecretManager:
             enabled_only = parse_qs(url.query).get("filter") == ["state:ENABLED"]
             listed = [
                 {"name": f"projects/{PROJECT}/secrets/{secret_id}/versions/{number}", "state": state}
-                for number, (state, _) in enumerate(versions, start=1)
+                for number, (state, _unused) in enumerate(versions, start=1)
                 if state == "ENABLED" or not enabled_only
             ][::-1]
             return 200, {"versions": listed} if listed else {}
@@ -234,7 +234,7 @@ def test_a_second_run_reads_the_first_runs_value_and_adds_no_version(sm, key_fil
     assert (created, created_again) == (True, False)
     assert first == second and len(first) == 64
     assert len(sm.secrets["t1-englab-tracking-flask-secret-key"]["versions"]) == 1
-    assert all(method == "GET" for method, _ in sm.calls())
+    assert all(method == "GET" for method, _unused in sm.calls())
 
 
 def test_a_concurrent_creator_wins_and_its_value_is_read(sm, key_file):
@@ -275,7 +275,7 @@ def test_terraforms_database_password_is_read_never_created(sm, key_file):
         ps.SecretError, match=r"t1-englab-db-password .* which Terraform writes .* does not exist"
     ):
         store(key_file).secret(secret)
-    assert [method for method, _ in sm.calls()] == ["GET"]
+    assert [method for method, _unused in sm.calls()] == ["GET"]
     sm.add("t1-englab-db-password", "cloud-sql-password")
     assert store(key_file).secret(secret) == ("cloud-sql-password", False)
 

@@ -95,7 +95,7 @@ def test_a_reader_during_rotations_sees_a_whole_value(tmp_path):
 
     reader = threading.Thread(target=read)
     reader.start()
-    written = {ps.rotate_controller_secret(str(tmp_path), secret) for _ in range(30)}
+    written = {ps.rotate_controller_secret(str(tmp_path), secret) for _unused in range(30)}
     stop.set()
     reader.join()
     assert seen and seen <= written | {initial}

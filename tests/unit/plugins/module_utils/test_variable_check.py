@@ -85,7 +85,7 @@ def test_names_outside_the_namespaces_are_not_checked(name):
 
 def test_unknown_names_are_reported_once_and_sorted():
     names = ["train_timout", "mlops_targt", "mlops_targt", "mlops_target"]
-    assert [n for n, _ in vc.unknown_variables(names, DOCUMENTED)] == ["mlops_targt", "train_timout"]
+    assert [n for n, _unused in vc.unknown_variables(names, DOCUMENTED)] == ["mlops_targt", "train_timout"]
 
 
 def test_wrong_values_in_the_roles_own_wording():
