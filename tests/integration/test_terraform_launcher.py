@@ -124,8 +124,14 @@ def test_community_general_terraform_through_the_launcher(launcher_env, root, tm
     play = tmp_path / "play.yml"
     play.write_text(PLAY)
     report = tmp_path / "report.json"
+    # community.general.terraform plans into tempfile.mkstemp() and leaves the file: keep it in tmp_path
+    # (englab.mlops.terraform does the same with the task's own temporary directory)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     result = playbook(
-        play, {"fixture_root": str(root), "launcher": str(LAUNCHER), "report": str(report)}, env=launcher_env
+        play,
+        {"fixture_root": str(root), "launcher": str(LAUNCHER), "report": str(report)},
+        env={**launcher_env, "TMPDIR": str(scratch)},
     )
     assert result.rc == 0, result.output
     data = json.loads(report.read_text())
