@@ -156,3 +156,21 @@ def docker_available() -> Iterator[None]:
     if docker("image", "inspect", image).returncode != 0:
         pytest.fail(f"node image {image} is missing (make image)")
     yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n` (make integration), the tests of one module run on one worker.
+
+    A module's tests share its Docker names (its PREFIX), its module fixtures and their teardown,
+    which removes every object with that prefix: spread over two workers, one test's teardown or
+    image removal pulled the ground from under the other (CI saw the model-repository tests each
+    find the other's image). A module whose tests create nothing sets SPREAD_OVER_WORKERS = True
+    and groups its own rows where they do share something.
+    """
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None or getattr(module, "SPREAD_OVER_WORKERS", False):
+            continue
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(module.__name__))

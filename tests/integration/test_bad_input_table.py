@@ -30,6 +30,9 @@ import pytest
 from conftest import INSTALLED, REPO, Run, docker_names, remove_docker_resources, run
 
 pytestmark = pytest.mark.docker
+# A row creates nothing (that is what it checks), so rows spread over the pytest -n workers; rows
+# that hold a port or share the Terraform plans carry their own xdist_group (conftest.py).
+SPREAD_OVER_WORKERS = True
 
 PREFIX = "englab-badin-"
 SANDBOX = f"{PREFIX}node"

@@ -13,7 +13,7 @@ from conftest import docker_names, recap, remove_docker_resources
 
 pytestmark = pytest.mark.docker
 
-PREFIX = "englab-itest-chk-"
+PREFIX = "englab-chkmode-"
 
 
 @pytest.fixture
