@@ -122,13 +122,16 @@ def playbook_roles(playbook: Path, seen: set[Path] | None = None) -> list[tuple[
             path = playbook.parent / (name if name.endswith(".yml") else f"{name}.yml")
             pairs += playbook_roles(path, seen)
             continue
-        roles = [r["role"] if isinstance(r, dict) else r for r in play.get("roles", [])]
+        hosts = str(play.get("hosts", ""))
+        roles = [(hosts, r["role"] if isinstance(r, dict) else r) for r in play.get("roles", [])]
         for task in play.get("tasks", []) or []:
             for key in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
                 if key in task and "tasks_from" not in task[key]:
-                    roles.append(task[key]["name"])
-        for role in roles:
-            pairs.append((str(play.get("hosts", "")), role.removeprefix("englab.mlops.")))
+                    # A play over several groups includes each role on its own group's hosts.
+                    group = re.search(r"inventory_hostname in groups\['(\w+)'\]", str(task.get("when", "")))
+                    roles.append((group[1] if group else hosts, task[key]["name"]))
+        for on, role in roles:
+            pairs.append((on, role.removeprefix("englab.mlops.")))
     return pairs
 
 

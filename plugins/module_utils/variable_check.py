@@ -28,6 +28,7 @@ from ansible_collections.englab.mlops.plugins.module_utils.inventory_contract im
 NAMESPACES = (
     "mlops_",
     "common_",
+    "platform_ca_",
     "database_",
     "docker_engine_",
     "provision_",

@@ -184,14 +184,14 @@ def test_restarted_nodes_and_an_interrupted_site_run_converge_with_nothing_lost(
     reached = False
     for line in proc.stdout:
         log.write(line)
-        if line.startswith("PLAY [Serving node]"):
+        if line.startswith("PLAY [Tracking server and serving node"):
             reached = True
         elif reached and line.startswith("TASK ["):
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     log.close()
-    assert reached, "site.yml ended before the serving node play"
+    assert reached, "site.yml ended before the play of the tracking server and serving node"
 
     platform.playbook("englab.mlops.site", "site-after-interruption")
     after = platform.mlflow_client(SNAPSHOT)

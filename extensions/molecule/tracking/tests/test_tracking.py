@@ -144,3 +144,15 @@ def test_certificate_names_the_tracking_host(host):
     text = host.check_output("openssl x509 -noout -ext subjectAltName -in /etc/englab-mlflow/tls/server.crt")
     assert "DNS:molecule-tracking-node" in text
     assert "DNS:localhost" in text
+
+
+def test_certificate_chains_to_the_platform_ca(host):
+    """englab.mlops.platform_ca made the CA (included by tls.yml); the server certificate is signed by it."""
+    host.run_expect(
+        [0], "openssl verify -CAfile /etc/englab-mlflow/tls/ca.crt /etc/englab-mlflow/tls/server.crt"
+    )
+    ca = host.check_output(
+        "openssl x509 -noout -subject -ext basicConstraints -in /etc/englab-mlflow/tls/ca.crt"
+    )
+    assert "CN = englab MLOps CA" in ca
+    assert "CA:TRUE, pathlen:0" in ca
