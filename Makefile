@@ -12,7 +12,7 @@ VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL     := build/englab-mlops-$(VERSION).tar.gz
 # Molecule scenarios (role by role). The repository, the serving node and deploy are
 # proven end to end on the real platform instead (tests/e2e/test_serving.py).
-SCENARIOS   ?= common docker_engine tracking
+SCENARIOS   ?= default common docker_engine tracking
 
 export PATH                     := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

@@ -41,6 +41,7 @@ def test_a_later_command_finds_its_playbook_in_a_new_shell(command: str, tmp_pat
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
