@@ -35,7 +35,9 @@ def test_galaxy_declares_every_collection_we_use():
 
 def test_requires_ansible_is_the_ansible_core_the_tests_run():
     """requires_ansible promises only what the suite runs: the pinned ansible-core's minor release."""
-    pinned = re.search(r"^ansible-core==(\d+)\.(\d+)\.", (ROOT / "requirements" / "dev.txt").read_text(), re.M)
+    pinned = re.search(
+        r"^ansible-core==(\d+)\.(\d+)\.", (ROOT / "requirements" / "dev.txt").read_text(), re.M
+    )
     assert pinned, "requirements/dev.txt pins no ansible-core"
     assert load(ROOT / "meta" / "runtime.yml")["requires_ansible"] == f">={pinned[1]}.{pinned[2]}.0"
     for meta in sorted(ROOT.glob("roles/*/meta/main.yml")):
