@@ -9,7 +9,7 @@ with the documented set of the installed collection; the values of documented on
 validated with the roles' own argument specs, so a wrong value stops with one short line, and then
 with the rules of plugins/module_utils/input_rules.py (ports that collide, CA certificate files, image
 references, memory and CPU limits, URLs).
-Logic in plugins/module_utils/variable_check.py; documentation in
+Logic in plugins/plugin_utils/variable_check.py; documentation in
 plugins/modules/check_variables.py.
 """
 
@@ -21,7 +21,8 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.englab.mlops.plugins.module_utils import input_rules, variable_check
+from ansible_collections.englab.mlops.plugins.module_utils import input_rules
+from ansible_collections.englab.mlops.plugins.plugin_utils import variable_check
 
 # plugins/action/ -> the collection's root, where roles/*/meta/argument_specs.yml live.
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

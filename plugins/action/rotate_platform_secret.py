@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
-from ansible_collections.englab.mlops.plugins.module_utils.platform_secrets import (
+from ansible_collections.englab.mlops.plugins.plugin_utils.platform_secrets import (
     SecretError,
     parse_name,
     rotation_problem,

@@ -45,7 +45,7 @@ _value:
   type: str
 """
 
-from ansible_collections.englab.mlops.plugins.module_utils.platform_secrets import rotation_problem
+from ansible_collections.englab.mlops.plugins.plugin_utils.platform_secrets import rotation_problem
 
 
 def rotation_problem_filter(name, target):

@@ -146,7 +146,7 @@ _raw:
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.englab.mlops.plugins.module_utils.platform_secrets import (
+from ansible_collections.englab.mlops.plugins.plugin_utils.platform_secrets import (
     GcpSecretStore,
     SecretError,
     controller_previous,

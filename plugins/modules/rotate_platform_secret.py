@@ -36,6 +36,7 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: A second run with the same arguments reports no change.
     support: none
     details: Every run that asks gives the secret a new value; that is its purpose.
   platform:

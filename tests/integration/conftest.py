@@ -31,7 +31,7 @@ EXERCISED = (
     "roles/provision",
     "plugins/action/terraform.py",
     "plugins/action/check_variables.py",
-    "plugins/module_utils/variable_check.py",
+    "plugins/plugin_utils/variable_check.py",
     "plugins/filter/contract_hosts.py",
     "plugins/filter/gcp_input_problems.py",
     "plugins/module_utils/gcp_inputs.py",

@@ -10,7 +10,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.task import Task
 from ansible.template import Templar
 from ansible_collections.englab.mlops.plugins.action import rotate_platform_secret as action
-from ansible_collections.englab.mlops.plugins.module_utils import platform_secrets as ps
+from ansible_collections.englab.mlops.plugins.plugin_utils import platform_secrets as ps
 
 
 def run(name: str, task_vars: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:

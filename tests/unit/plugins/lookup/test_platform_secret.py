@@ -13,7 +13,7 @@ from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar, trust_as_template
 from ansible.utils.display import Display
 from ansible_collections.englab.mlops.plugins.lookup import platform_secret
-from ansible_collections.englab.mlops.plugins.module_utils import platform_secrets as ps
+from ansible_collections.englab.mlops.plugins.plugin_utils import platform_secrets as ps
 
 
 def run(terms, variables, **kwargs):

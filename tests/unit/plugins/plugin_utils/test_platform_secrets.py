@@ -1,4 +1,4 @@
-"""The catalogue and the controller store of englab.mlops.platform_secret (plugins/module_utils/platform_secrets.py)."""
+"""The catalogue and the controller store of englab.mlops.platform_secret (plugins/plugin_utils/platform_secrets.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import lookup_loader
 from ansible.plugins.lookup.password import _gen_candidate_chars
 from ansible.template import Templar
-from ansible_collections.englab.mlops.plugins.module_utils import platform_secrets as ps
+from ansible_collections.englab.mlops.plugins.plugin_utils import platform_secrets as ps
 
 REPO = Path(__file__).resolve().parents[4]
 

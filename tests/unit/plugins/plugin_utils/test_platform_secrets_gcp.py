@@ -19,7 +19,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar
 from ansible.utils.display import Display
-from ansible_collections.englab.mlops.plugins.module_utils import platform_secrets as ps
+from ansible_collections.englab.mlops.plugins.plugin_utils import platform_secrets as ps
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -141,12 +141,12 @@ def key_file(tmp_path):
 @pytest.fixture
 def sm(monkeypatch):
     fake = FakeSecretManager()
-    monkeypatch.setattr(
-        requests.adapters.HTTPAdapter,
-        "send",
-        # Patched on the class, the replacement is called unbound: it gets the adapter first.
-        lambda adapter, request, **kwargs: fake.send(adapter, request, **kwargs),  # noqa: PLW0108
-    )
+
+    # Patched on the class, the replacement is called unbound: it gets the adapter first.
+    def send(adapter, request, **kwargs):
+        return fake.send(adapter, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
     monkeypatch.setattr(ps.time, "sleep", lambda _seconds: None)
     monkeypatch.setattr(ps, "_READ", {})
     return fake

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from ansible_collections.englab.mlops.plugins.filter.rotation_problem import FilterModule as RotationFilter
-from ansible_collections.englab.mlops.plugins.module_utils import platform_secrets as ps
+from ansible_collections.englab.mlops.plugins.plugin_utils import platform_secrets as ps
 
 KNOWN = "db_password, repository_user/<name>, tracking_admin, tracking_flask_secret_key, tracking_user/<name>"
 

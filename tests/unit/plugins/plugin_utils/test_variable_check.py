@@ -10,8 +10,8 @@ import jinja2
 import jinja2.meta
 import pytest
 import yaml
-from ansible_collections.englab.mlops.plugins.module_utils import variable_check as vc
 from ansible_collections.englab.mlops.plugins.module_utils.inventory_contract import CONTRACT_FACTS
+from ansible_collections.englab.mlops.plugins.plugin_utils import variable_check as vc
 
 REPO = Path(__file__).resolve().parents[4]
 SPECS = vc.load_argument_specs(str(REPO))
