@@ -24,7 +24,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export NO_COLOR                 := 1
 export PY_COLORS                := 0
 
-.PHONY: help demo test setup deps docker venv image collection lint unit terraform molecule integration e2e drill clean
+.PHONY: help demo test setup deps docker venv image collection lint ecosystem unit terraform molecule integration e2e drill clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,7 +32,7 @@ help: ## list the targets
 demo: setup ## set up everything and run the platform on the local target
 	ansible-playbook englab.mlops.site
 
-test: setup lint unit terraform integration molecule e2e ## the whole suite (CI runs this)
+test: setup lint ecosystem unit terraform integration molecule e2e ## the whole suite (CI runs this)
 	@echo "make test: all parts passed"
 
 setup: deps docker venv image collection ## Debian packages, Docker engine, venv, node image, collection
@@ -76,6 +76,9 @@ lint: collection ## yamllint, ansible-lint (production), ruff, terraform fmt, pl
 	ruff format --check .
 	@if [ -d terraform ] && ls terraform/*.tf >/dev/null 2>&1; then terraform fmt -check -recursive terraform; fi
 	@scripts/check-plugin-docs.sh
+
+ecosystem: collection ## ansible-test sanity, galaxy-importer, antsibull-docs on the built tarball (offline)
+	@scripts/ecosystem-checks.sh
 
 unit: venv ## unit tests of plugins and scripts
 	pytest tests/unit

@@ -3,7 +3,8 @@
 # Safe to re-run; needs root (or sudo) the first time.
 set -euo pipefail
 # openssh-client: the controller reaches every node over SSH, on both targets.
-pkgs=(docker.io debootstrap python3-venv python3-pip git make curl ca-certificates iproute2 rsync graphviz openssh-client)
+# The shellcheck package: ansible-test sanity runs it on the shell scripts (make ecosystem).
+pkgs=(docker.io debootstrap python3-venv python3-pip git make curl ca-certificates iproute2 rsync graphviz openssh-client shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
