@@ -4,7 +4,10 @@
 set -euo pipefail
 # openssh-client: the controller reaches every node over SSH, on both targets.
 # The shellcheck package: ansible-test sanity runs it on the shell scripts (make ecosystem).
-pkgs=(docker.io debootstrap python3-venv python3-pip git make curl ca-certificates iproute2 rsync graphviz openssh-client shellcheck)
+# chromium, chromium-driver, libnss3-tools: the MLflow UI test opens the platform in a real browser
+# that trusts the platform CA (tests/e2e/test_browser_ui.py).
+pkgs=(docker.io debootstrap python3-venv python3-pip git make curl ca-certificates iproute2 rsync graphviz openssh-client shellcheck
+  chromium chromium-driver libnss3-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
