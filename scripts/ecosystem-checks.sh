@@ -45,11 +45,22 @@ mkdir -p "$collections/ansible_collections/englab/mlops"
 tar -xzf "$tarball" -C "$collections/ansible_collections/englab/mlops"
 # The collections the `ansible` package of .venv bundles (requirements/dev.txt).
 bundled=$("$root/.venv/bin/python" -c 'import ansible_collections; print(list(ansible_collections.__path__)[0])')
-for dependency in ansible/posix awx/awx community/crypto community/docker community/general \
-  community/postgresql community/library_inventory_filtering_v1 google/cloud; do
-  mkdir -p "$collections/ansible_collections/${dependency%/*}"
-  ln -sfn "$bundled/$dependency" "$collections/ansible_collections/$dependency"
-done
+# galaxy.yml's dependencies and theirs (MANIFEST.json), linked from there; cloud.terraform, an
+# optional dependency the package does not bundle, is left out.
+"$root/.venv/bin/python" - "$root/galaxy.yml" "$bundled" "$collections/ansible_collections" <<'DEPS'
+import json, os, sys, yaml
+galaxy, bundled, target = sys.argv[1:]
+wanted, linked = list(yaml.safe_load(open(galaxy))["dependencies"]), set()
+while wanted:
+    name = wanted.pop()
+    source = os.path.join(bundled, *name.split("."))
+    if name in linked or not os.path.isdir(source):
+        continue
+    os.makedirs(os.path.join(target, name.split(".")[0]), exist_ok=True)
+    os.symlink(source, os.path.join(target, *name.split(".")))
+    linked.add(name)
+    wanted += json.load(open(os.path.join(source, "MANIFEST.json")))["collection_info"]["dependencies"] or []
+DEPS
 collection="$collections/ansible_collections/englab/mlops"
 
 # --- 1. ansible-test sanity --------------------------------------------------------------------
