@@ -175,6 +175,10 @@ class Platform:
             check=True,
         )
 
+    def admin_password(self) -> str:
+        """The tracking admin's password, from the platform's secret store (a 0600 file here)."""
+        return (self.secrets_dir / "tracking_admin").read_text().split()[0]
+
     def api_status(self, user: str, password: str) -> int:
         """Status of one authenticated read of the tracking API (it reads the database) as user,
         0 when no answer came."""

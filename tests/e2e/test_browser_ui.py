@@ -42,14 +42,10 @@ SHOTS = LOGS / "ui"
 WAIT = 60  # seconds for a page of the single-page app to show its data
 
 
-def admin_password(platform: Platform) -> str:
-    return (platform.secrets_dir / "tracking_admin").read_text().split()[0]
-
-
 def api(platform: Platform, path: str, **query: str) -> dict:
     """One GET of the tracking REST API as the admin, TLS checked against the platform CA."""
     context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
-    token = base64.b64encode(f"admin:{admin_password(platform)}".encode()).decode()
+    token = base64.b64encode(f"admin:{platform.admin_password()}".encode()).decode()
     request = urllib.request.Request(  # noqa: S310 https only
         f"{platform.tracking_url}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(query)}",
         headers={"Authorization": f"Basic {token}"},
@@ -85,7 +81,7 @@ def browser(platform: Platform, tmp_path: Path) -> Iterator[webdriver.Chrome]:
     service = Service(executable_path=driver, env={**os.environ, "HOME": str(home)})
     chrome = webdriver.Chrome(service=service, options=options)
     try:
-        token = base64.b64encode(f"admin:{admin_password(platform)}".encode()).decode()
+        token = base64.b64encode(f"admin:{platform.admin_password()}".encode()).decode()
         chrome.execute_cdp_cmd("Network.enable", {})
         chrome.execute_cdp_cmd(
             "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}

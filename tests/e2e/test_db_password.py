@@ -101,7 +101,7 @@ def test_a_password_the_database_refuses_stops_the_tracking_role_before_any_rest
     # run), not on this run, and is not asserted. What the run controls is asserted: left running,
     # the servers answer with the password back, without a restart.
     deadline = time.monotonic() + 30
-    admin = (platform.secrets_dir / "tracking_admin").read_text().split()[0]
+    admin = platform.admin_password()
     while platform.api_status("admin", admin) != 200:
         assert time.monotonic() < deadline, (
             "the tracking API did not answer within 30 s of the password's return"

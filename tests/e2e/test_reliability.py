@@ -54,7 +54,7 @@ print(json.dumps({"run_id": run.info.run_id}))
 def tracking(platform: Platform, path: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
     """One authenticated request to the tracking API through the published TLS port."""
     context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
-    admin = (platform.secrets_dir / "tracking_admin").read_text().split()[0]
+    admin = platform.admin_password()
     request = urllib.request.Request(  # noqa: S310 https only
         f"{platform.tracking_url}/api/2.0/mlflow/{path}",
         data=json.dumps(body).encode() if body is not None else None,

@@ -78,7 +78,7 @@ def tracking(platform: Platform, path: str, auth: tuple[str, str] | None = None)
 def test_tracking_refuses_anonymous_and_validates_against_the_ca(platform: Platform):
     path = "/api/2.0/mlflow/experiments/search?max_results=1"
     assert tracking(platform, path) == 401
-    admin = (platform.secrets_dir / "tracking_admin").read_text().split()[0]
+    admin = platform.admin_password()
     assert tracking(platform, path, ("admin", admin)) == 200
     assert tracking(platform, path, ("admin", admin + "x")) == 401
 

@@ -18,7 +18,9 @@ import pytest
 from conftest import REPO
 
 QUICKSTART = REPO / "docs" / "quickstart.md"
-INSTALLED = REPO / ".cache" / "collections" / "ansible_collections" / "englab" / "mlops" / "playbooks"
+CHECKOUT_PLAYBOOKS = (
+    REPO / ".cache" / "collections" / "ansible_collections" / "englab" / "mlops" / "playbooks"
+)
 
 
 def later_commands() -> list[str]:
@@ -46,4 +48,4 @@ def test_a_later_command_finds_its_playbook_in_a_new_shell(command: str, tmp_pat
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     playbook = command.split()[1].removeprefix("englab.mlops.")
-    assert f"playbook: {INSTALLED / playbook}.yml" in output, output
+    assert f"playbook: {CHECKOUT_PLAYBOOKS / playbook}.yml" in output, output
