@@ -37,6 +37,8 @@ EXERCISED = (
     "plugins/module_utils/gcp_inputs.py",
     "plugins/module_utils/inventory_contract.py",
     "plugins/modules/terraform.py",
+    "plugins/action/managed_files.py",
+    "plugins/modules/managed_files.py",
     "playbooks/provision.yml",
     "playbooks/destroy.yml",
 )
