@@ -100,7 +100,8 @@ class ActionModule(ActionBase):
     def _render(self, name, dest, task_vars):
         source = self._find_needle("templates", name)
         searchpath = []
-        for directory in list(task_vars.get("ansible_search_path", [])) + [
+        for directory in [
+            *task_vars.get("ansible_search_path", []),
             self._loader._basedir,
             os.path.dirname(source),
         ]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shlex
 import stat
 import subprocess
 
@@ -27,8 +28,7 @@ class Module:
     @staticmethod
     def run_command(command):
         done = subprocess.run(
-            command,
-            shell=True,  # noqa: S602 - validate is a shell command line
+            shlex.split(command),  # AnsibleModule.run_command splits a string the same way
             capture_output=True,
             text=True,
             check=False,
