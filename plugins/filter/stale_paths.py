@@ -13,6 +13,8 @@ short_description: The managed files and directories of a node that differ from 
 version_added: 0.1.0
 author: englab MLOps engineers (@englab)
 description:
+  - B(Deprecated:) no role uses it since 1.1.0; M(englab.mlops.managed_files) converges declared files
+    in one module run instead. It will be removed in 2.0.0.
   - Compares one M(ansible.builtin.find) of a node (with O(ansible.builtin.find#module:get_checksum=true))
     against the list of paths a role manages, and returns the paths that are missing, have
     another type, content, mode, owner or group, or exist although they should be absent.

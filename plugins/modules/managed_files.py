@@ -52,7 +52,7 @@ options:
       state:
         description:
           - V(file) writes the content given by O(files[].content), O(files[].src) or O(files[].template).
-          - V(directory) creates the directory (its parent must exist).
+          - V(directory) creates the directory, and missing parents like C(mkdir -p) does.
           - V(link) makes O(files[].path) a symbolic link to O(files[].src).
           - V(absent) removes the path (a directory with its content).
         type: str
@@ -227,8 +227,8 @@ class Converger(object):
             return False
         if not self.check:
             if st is None:
-                self._parent_must_exist(path)
-                os.mkdir(path, 0o700)
+                # Like mkdir -p and ansible.builtin.file: missing parents too (mode from the umask).
+                os.makedirs(path, 0o700)
             _set_attributes(path, mode, uid, gid)
         return True
 

@@ -13,7 +13,7 @@ TRACKING = "molecule-tracking-node"
 CLIENT = "molecule-tracking-client"
 NODES = (DB, TRACKING, CLIENT)
 TRACKING_URL = f"https://{TRACKING}"
-CA_ON_NODES = "/usr/local/share/ca-certificates/englab-mlops-ca.crt"
+CA_ON_NODES = "/usr/local/share/ca-certificates/englab-platform-ca.crt"
 CLIENT_PYTHON = "/opt/englab-client/venv/bin/python"
 SEARCH_URL = f"{TRACKING_URL}/api/2.0/mlflow/experiments/search?max_results=1"
 
