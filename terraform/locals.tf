@@ -35,8 +35,8 @@ locals {
   }
 
   node_tag           = "${var.prefix}englab-node"
-  iap_range          = "35.235.240.0/20" # IAP TCP forwarding: SSH to every node, 443 to tracking
-  tracking_https     = 443
+  iap_range          = "35.235.240.0/20" # IAP TCP forwarding: SSH to every node, tracking_port to tracking
+  tracking_https     = var.tracking_port
   artifact_bucket    = coalesce(var.artifact_bucket_name, "${var.prefix}${var.project_id}-englab-mlflow")
   secret_resource_id = "projects/${var.project_id}/secrets/${google_secret_manager_secret.db_password.secret_id}"
 }

@@ -92,6 +92,16 @@ output "ssh_user" {
 }
 
 output "tracking_url" {
-  description = "URL nodes use for MLflow (mlops_tracking_url): HTTPS on the tracking node's internal IP."
-  value       = "https://${google_compute_instance.node["tracking-node"].network_interface[0].network_ip}"
+  description = "URL nodes use for MLflow (mlops_tracking_url): HTTPS on the tracking node's internal IP, and tracking_port unless it is 443."
+  value       = "https://${google_compute_instance.node["tracking-node"].network_interface[0].network_ip}${var.tracking_port == 443 ? "" : ":${var.tracking_port}"}"
+}
+
+output "tracking_port" {
+  description = "Port of the tracking server's HTTPS proxy (mlops_tracking_port)."
+  value       = var.tracking_port
+}
+
+output "serving_port" {
+  description = "Port of the serving node's model proxy (mlops_serving_port)."
+  value       = var.serving_port
 }

@@ -348,8 +348,19 @@ variable "serving_machine_type" {
   }
 }
 
+variable "tracking_port" {
+  description = "Port of the tracking server's HTTPS proxy (nginx on the tracking node; mlops_tracking_port in the inventory contract)."
+  type        = number
+  default     = 443
+
+  validation {
+    condition     = var.tracking_port >= 1 && var.tracking_port <= 65535 && var.tracking_port == floor(var.tracking_port)
+    error_message = "tracking_port: a TCP port, 1-65535."
+  }
+}
+
 variable "serving_port" {
-  description = "Port the model server listens on."
+  description = "Port of the serving node's model proxy (nginx; mlops_serving_port in the inventory contract), opened to serving_allowed_cidrs."
   type        = number
   default     = 8080
 

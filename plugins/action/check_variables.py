@@ -57,7 +57,7 @@ class ActionModule(ActionBase):
         if not errors:
             # Rules the argument specs cannot express (collisions, files, images, limits, URLs), on values
             # of the right type only.
-            defaults = variable_check.literal_defaults(COLLECTION_ROOT)
+            defaults = variable_check.literal_defaults(COLLECTION_ROOT, values)
             errors = input_rules.value_problems(values, defaults)
         result["changed"] = False
         result["unknown_variables"] = [name for name, _suggested in unknown]

@@ -75,6 +75,12 @@ options:
     description: The platform's known_hosts file. Empty means C(<secrets_dir>/known_hosts).
     type: str
     default: ""
+  ca_certificate:
+    description:
+      - The platform CA certificate on the controller, recorded as C(mlops_ca_certificate).
+        Empty means C(<secrets_dir>/tracking_ca.crt), where M(englab.mlops.platform_ca) keeps it by default.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""

@@ -42,6 +42,8 @@ REQUIRED_STRINGS = (
     "repository_url",
     "repository_login",
 )
+# Ports the contract carries: the database's, and the proxies' the firewall opens and nginx listens on.
+PORTS = ("db_port", "tracking_port", "serving_port")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -58,6 +60,8 @@ CONTRACT_FACTS = (
     "mlops_tracking_url",
     "mlops_db_host",
     "mlops_db_port",
+    "mlops_tracking_port",
+    "mlops_serving_port",
     "mlops_db_name",
     "mlops_db_user",
     "mlops_db_password_secret",
@@ -66,6 +70,7 @@ CONTRACT_FACTS = (
     "mlops_repository_url",
     "mlops_repository_login",
     "mlops_secrets_dir",
+    "mlops_ca_certificate",
 )
 DOCKER_CONNECTION = "community.docker.docker"
 NODE_PYTHON = "/usr/bin/python3"
@@ -179,7 +184,8 @@ def validate_outputs(outputs, target="gcp"):
     validate_nodes(plain["nodes"], target)
     for name in REQUIRED_STRINGS:
         _string(plain, name)
-    _port(plain, "db_port")
+    for name in PORTS:
+        _port(plain, name)
     if not plain["tracking_url"].startswith("https://"):
         raise ContractError(
             "Terraform output 'tracking_url' must be an https:// URL, got %r" % plain["tracking_url"]
@@ -317,8 +323,12 @@ def contract_hosts(
     ssh_user="",
     ssh_private_key_file="",
     known_hosts_file="",
+    ca_certificate="",
 ):
     """Map outputs to [{name, groups, vars}] in the shape of the inventory contract, sorted by name.
+
+    `ca_certificate` is the platform CA on the controller (englab.mlops.platform_ca made it);
+    empty means `<secrets_dir>/tracking_ca.crt`, where that role keeps it by default.
 
     `ssh_user` (the login user the provision stage settled on) wins over the output `ssh_user`;
     `known_hosts_file` defaults to `<secrets_dir>/known_hosts`, one file per platform.
@@ -339,6 +349,8 @@ def contract_hosts(
         "mlops_tracking_url": plain["tracking_url"],
         "mlops_db_host": plain["db_host"],
         "mlops_db_port": _port(plain, "db_port"),
+        "mlops_tracking_port": _port(plain, "tracking_port"),
+        "mlops_serving_port": _port(plain, "serving_port"),
         "mlops_db_name": plain["db_name"],
         "mlops_db_user": plain["db_user"],
         "mlops_db_password_secret": plain["db_password_secret"],
@@ -347,6 +359,7 @@ def contract_hosts(
         "mlops_repository_url": plain["repository_url"],
         "mlops_repository_login": plain["repository_login"],
         "mlops_secrets_dir": secrets_dir,
+        "mlops_ca_certificate": ca_certificate or (secrets_dir and "%s/tracking_ca.crt" % secrets_dir),
     }
     hosts = []
     for name in sorted(nodes):

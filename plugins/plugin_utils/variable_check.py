@@ -112,12 +112,24 @@ def unknown_message(name, suggested):
     return "unknown variable %s: no englab.mlops role documents it (see docs/variables.md)" % name
 
 
-def literal_defaults(collection_root):
-    """{name: value} of the roles' defaults that are no template: the partners a given port collides with."""
+# A default that is a contract fact with a fallback, such as "{{ mlops_tracking_port | default(443) }}".
+_FACT_OR_LITERAL = re.compile(r"^\{\{\s*(mlops_[a-z_]+)\s*\|\s*default\(([0-9]+)\)\s*\}\}$")
+
+
+def literal_defaults(collection_root, given=None):
+    """{name: value} of the roles' defaults that are no template: the partners a given port collides with.
+
+    A default that reads a contract fact with a literal fallback counts too, as the fact's
+    value in ``given`` or else the fallback.
+    """
+    given = given or {}
     defaults = {}
     for _role, data in _role_files(collection_root, "defaults", "main.yml"):
         for name, value in data.items():
-            if "{{" not in _text(value):
+            fact = _FACT_OR_LITERAL.match(_text(value).strip())
+            if fact:
+                defaults[name] = given.get(fact.group(1), int(fact.group(2)))
+            elif "{{" not in _text(value):
                 defaults[name] = value
     return defaults
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from conftest import INSTALLED, REPO, Run, docker_names, remove_docker_resources, run
+from support.contract import local_contract
 
 pytestmark = pytest.mark.docker
 # A row creates nothing (that is what it checks), so rows spread over the pytest -n workers; rows
@@ -48,23 +49,12 @@ ROLES = (
     "train",
     "training_node",
 )
-# The inventory contract of a local platform named with PREFIX (docs/inventory-contract.md).
+# The inventory contract of a local platform named with PREFIX, as provision would set it
+# (tests/support/contract.py); the secrets directory (and the CA in it) is each case's own.
 CONTRACT: dict[str, Any] = {
-    "mlops_target": "local",
-    "mlops_name_prefix": PREFIX,
-    "mlops_node_role": "tracking",
-    "mlops_internal_address": f"{PREFIX}tracking-node",
-    "mlops_tracking_host": f"{PREFIX}tracking-node",
-    "mlops_tracking_url": f"https://{PREFIX}tracking-node",
-    "mlops_db_host": f"{PREFIX}englab-db",
-    "mlops_db_port": 5432,
-    "mlops_db_name": "mlflow_db",
-    "mlops_db_user": "mlflow",
-    "mlops_db_password_secret": "",
-    "mlops_db_sslmode": "prefer",
-    "mlops_artifact_destination": "/var/lib/mlflow/artifacts",
-    "mlops_repository_url": f"{PREFIX}englab-repository:5000",
-    "mlops_repository_login": "htpasswd",
+    name: value
+    for name, value in local_contract(PREFIX).items()
+    if name not in ("mlops_secrets_dir", "mlops_ca_certificate", "mlops_node_instance_id")
 }
 
 

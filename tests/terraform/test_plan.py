@@ -264,11 +264,14 @@ def test_outputs_are_the_inventory_contract(planned: Planned) -> None:
         "artifact_destination", "db_host", "db_name", "db_password_secret", "db_port", "db_sslmode",
         "db_user", "deletion_protection", "name_prefix", "nodes", "project_id", "region",
         "repository_login", "repository_url", "service_accounts", "ssh_user", "tracking_url",
+        "tracking_port", "serving_port",
     }  # fmt: skip
     assert set(outputs) == expected
     assert not any(o.get("sensitive") for o in outputs.values())
     assert outputs["db_sslmode"]["value"] == "require"
     assert outputs["db_port"]["value"] == 5432
+    assert outputs["tracking_port"]["value"] == 443
+    assert outputs["serving_port"]["value"] == 8080
     assert outputs["db_name"]["value"] == "mlflow_db"
     assert outputs["repository_login"]["value"] == "gcp_token"
     assert outputs["artifact_destination"]["value"] == f"gs://{PROJECT}-englab-mlflow"
@@ -304,8 +307,22 @@ def custom_plan(scratch: Workdir) -> dict:
         '-var=serving_allowed_cidrs=["198.51.100.0/24"]',
         '-var=admin_cidrs=["203.0.113.0/24"]',
         '-var=labels={"team" = "mlops"}',
+        "-var=tracking_port=8443",
+        "-var=serving_port=9000",
     )
     return json.loads(scratch.run("show", "-json", str(plan_file)).stdout)
+
+
+def test_the_ports_flow_from_one_variable_to_the_firewall_and_the_contract(custom_plan: dict) -> None:
+    """tracking_port and serving_port open the firewall and are the outputs provision maps to
+    mlops_tracking_port and mlops_serving_port, which the roles' nginx listens on."""
+    rules = {r["values"]["name"]: r["values"] for r in by_type(custom_plan, "google_compute_firewall")}
+    for name in ("ci-englab-allow-tracking-https", "ci-englab-allow-tracking-https-iap"):
+        assert [a["ports"] for a in rules[name]["allow"]] == [["8443"]], name
+    assert [a["ports"] for a in rules["ci-englab-allow-serving"]["allow"]] == [["9000"]]
+    outputs = custom_plan["planned_values"]["outputs"]
+    assert outputs["tracking_port"]["value"] == 8443
+    assert outputs["serving_port"]["value"] == 9000
 
 
 def test_gpu_node_terminates_on_maintenance(custom_plan: dict) -> None:

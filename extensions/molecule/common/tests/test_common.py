@@ -1,5 +1,8 @@
 """State the common role must leave on every node, checked on the node itself."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
 BASE_PACKAGES = [
@@ -60,3 +63,15 @@ def test_extra_ca_trusted(host):
         body = "".join(pem.splitlines()[1:-1])[:64]
         assert body in host.file("/etc/ssl/certs/ca-certificates.crt").content_string.replace("\n", "")
     assert "cert = /etc/ssl/certs/ca-certificates.crt" in host.file("/etc/pip.conf").content_string
+
+
+# The warm converge, judged from each module's result (extensions/molecule/warm_converge.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import warm_converge  # noqa: E402
+
+
+def test_warm_converge_installs_and_writes_nothing():
+    """Molecule's idempotence run, judged from each module's result (extensions/molecule/warm_converge.py)."""
+    results = warm_converge.idempotence_results()
+    assert warm_converge.problems(results) == []
+    assert warm_converge.fast_path_taken(results, "molecule-common-node") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 REGISTRY = "registry.example.internal:5000"
 CA = os.path.join(os.path.dirname(__file__), "..", "files", "registry-ca.crt")
@@ -76,3 +77,13 @@ def test_dockerd_puts_the_rules_back_before_it_starts(host):
     host.check_output("systemctl restart docker")
     assert egress_in_place(host)
     assert host.check_output("/usr/local/libexec/englab-docker-egress") == "unchanged"
+
+
+def test_warm_converge_installs_and_writes_nothing():
+    """Molecule's idempotence run, judged from each module's result (extensions/molecule/warm_converge.py)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+    import warm_converge  # noqa: PLC0415 - the scenarios' shared helper, beside them
+
+    results = warm_converge.idempotence_results()
+    assert warm_converge.problems(results) == []
+    assert warm_converge.fast_path_taken(results, "molecule-docker-engine-node") == []

@@ -1,7 +1,9 @@
 """Wrong input stops before anything runs: argument specs for types, preflight asserts for rules.
 
-Each case applies a role to the controller itself with one bad value; the run must fail in
-validation or preflight, naming the variable, before any task changes anything.
+Each case applies a role to the scenario's client node with one bad value, on top of the
+scenario's own inventory contract (its group_vars): the run must fail in validation or
+preflight, naming the variable, before any task changes anything. Nothing is applied to
+the machine running the tests.
 """
 
 import os
@@ -10,36 +12,24 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-CONTRACT = {
-    "mlops_target": "local",
-    "mlops_tracking_host": "tracking-node",
-    "mlops_tracking_url": "https://tracking-node",
-    "mlops_db_host": "englab-db",
-    "mlops_db_port": 5432,
-    "mlops_db_name": "mlflow_db",
-    "mlops_db_user": "mlflow",
-    "mlops_db_password_secret": "",
-    "mlops_db_sslmode": "prefer",
-    "mlops_artifact_destination": "/var/lib/mlflow/artifacts",
-}
+from conftest import CLIENT
 
 
 def _run(tmp_path: Path, role: str, overrides: dict) -> subprocess.CompletedProcess:
     play = [
         {
             "name": "Apply one role with bad input",
-            "hosts": "localhost",
-            "connection": "local",
+            "hosts": CLIENT,
             "gather_facts": False,
-            "vars": {**CONTRACT, "mlops_secrets_dir": str(tmp_path / "secrets"), **overrides},
+            "vars": {"mlops_secrets_dir": str(tmp_path / "secrets"), **overrides},
             "tasks": [{"ansible.builtin.include_role": {"name": f"englab.mlops.{role}"}}],
         }
     ]
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(play))
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
     return subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(playbook)],
+        ["ansible-playbook", "-i", str(inventory), str(playbook)],
         capture_output=True,
         text=True,
         env={**os.environ, "ANSIBLE_LOG_PATH": ""},

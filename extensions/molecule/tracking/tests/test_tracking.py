@@ -1,8 +1,13 @@
 """The tracking node: MLflow under a hardened unit on loopback, nginx with TLS in front."""
 
 import re
+import sys
+from pathlib import Path
 
-from conftest import TRACKING
+from conftest import NODES, TRACKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import warm_converge
 
 testinfra_hosts = [TRACKING]
 
@@ -156,3 +161,11 @@ def test_certificate_chains_to_the_platform_ca(host):
     )
     assert "CN = englab MLOps CA" in ca
     assert "CA:TRUE, pathlen:0" in ca
+
+
+def test_warm_converge_installs_and_writes_nothing():
+    """Molecule's idempotence run, judged from each module's result (extensions/molecule/warm_converge.py)."""
+    results = warm_converge.idempotence_results()
+    assert warm_converge.problems(results) == []
+    for node in NODES:
+        assert warm_converge.fast_path_taken(results, node) == []

@@ -31,6 +31,8 @@ def gcp_outputs(ssh_user="u"):
         "tracking_url": "https://10.0.0.3",
         "db_host": "10.0.0.9",
         "db_port": 5432,
+        "tracking_port": 443,
+        "serving_port": 8080,
         "db_name": "mlflow_db",
         "db_user": "mlflow",
         "db_password_secret": "s",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import re
 import shlex
+from pathlib import Path
 
 import pytest
 from ansible_collections.englab.mlops.plugins.module_utils import inventory_contract as ic
@@ -18,6 +20,8 @@ CONTRACT_FACTS = {
     "mlops_tracking_url",
     "mlops_db_host",
     "mlops_db_port",
+    "mlops_tracking_port",
+    "mlops_serving_port",
     "mlops_db_name",
     "mlops_db_user",
     "mlops_db_password_secret",
@@ -26,6 +30,7 @@ CONTRACT_FACTS = {
     "mlops_repository_url",
     "mlops_repository_login",
     "mlops_secrets_dir",
+    "mlops_ca_certificate",
 }
 
 
@@ -54,6 +59,8 @@ def gcp_outputs(**overrides):
         "tracking_url": "https://10.10.0.3",
         "db_host": "10.20.0.5",
         "db_port": 5432,
+        "tracking_port": 443,
+        "serving_port": 8080,
         "db_name": "mlflow_db",
         "db_user": "mlflow",
         "db_password_secret": "englab-db-password",
@@ -86,6 +93,8 @@ def local_outputs():
         "tracking_url": "https://tracking-node",
         "db_host": "englab-db",
         "db_port": 5432,
+        "tracking_port": 443,
+        "serving_port": 8080,
         "db_name": "mlflow_db",
         "db_user": "mlflow",
         "db_password_secret": "",
@@ -466,6 +475,8 @@ def _drop(outputs, name):
         (lambda o: o.update(db_port="postgres"), "Terraform output 'db_port' must be a port number"),
         (lambda o: o.update(db_port=70000), "Terraform output 'db_port' must be a port number"),
         (lambda o: o.update(db_port=True), "Terraform output 'db_port' must be a port number"),
+        (lambda o: o.pop("tracking_port"), "Terraform output 'tracking_port' is missing"),
+        (lambda o: o.update(serving_port=0), "Terraform output 'serving_port' must be a port number"),
         (lambda o: o.update(db_host=""), "Terraform output 'db_host' must be a non-empty string"),
         (lambda o: o.update(tracking_url="http://10.10.0.3"), "'tracking_url' must be an https:// URL"),
         (lambda o: o.update(db_sslmode="on"), "'db_sslmode' must be one of"),
@@ -498,3 +509,13 @@ def test_unknown_target():
 def test_string_port_is_accepted_as_a_number():
     hosts = build(gcp_outputs(db_port="5432"))
     assert {host["vars"]["mlops_db_port"] for host in hosts} == {5432}
+
+
+def test_the_contract_page_documents_exactly_the_facts_contract_hosts_sets():
+    """docs/inventory-contract.md's fact table, row by row, against CONTRACT_FACTS."""
+    text = (Path(__file__).resolve().parents[4] / "docs" / "inventory-contract.md").read_text()
+    table = text[text.index("| variable | meaning |") :].split("\n\n")[0]
+    documented = set()
+    for row in table.splitlines()[2:]:
+        documented.update(re.findall(r"`(mlops_[a-z_]+)`", row.split("|")[1]))
+    assert documented == set(ic.CONTRACT_FACTS)
