@@ -12,7 +12,7 @@ VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL     := build/englab-mlops-$(VERSION).tar.gz
 # Molecule scenarios (role by role). The repository, the serving node and deploy are
 # proven end to end on the real platform instead (tests/e2e/test_serving.py).
-SCENARIOS   ?= default common docker_engine tracking
+SCENARIOS   ?= default common docker_engine database repository tracking
 
 # The venv's interpreter: Debian's own /usr/bin/python3 when there is one (what a fresh
 # Debian 12 has, and what README promises), else the first python3 on PATH. PYTHON=... to choose.

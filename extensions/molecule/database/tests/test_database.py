@@ -104,6 +104,11 @@ def test_nightly_dump_timer_and_a_real_dump(host):
         "OnCalendar=*-*-* 02:30:00" in host.file("/etc/systemd/system/englab-pg-backup.timer").content_string
     )
     subprocess.run(
+        ["docker", "exec", DB, "runuser", "-u", "postgres", "--", "psql", "-d", "mlflow_db", "-c",
+         "CREATE TABLE IF NOT EXISTS englab_dump_probe (n int)"],
+        check=True, timeout=60,
+    )  # fmt: skip
+    subprocess.run(
         ["docker", "exec", DB, "systemctl", "start", "englab-pg-backup.service"], check=True, timeout=120
     )
     backups = host.file("/var/lib/postgresql/backups")
