@@ -23,8 +23,7 @@ description:
   - A file is written to a temporary file beside its destination, given its owner, group and
     mode, checked with O(files[].validate), then renamed over the destination, so a reader
     never sees half a file and a file that fails validation is never installed.
-  - Entries are converged in the order given: declare a directory before the files in it.
-extends_documentation_fragment: []
+  - Entries are converged in the order given, so a directory comes before the files in it.
 attributes:
   action:
     support: full

@@ -103,4 +103,3 @@ def test_runbook_prices_the_machine_types_terraform_defaults_to():
     runbook = (DOCS / "gcp-runbook.md").read_text()
     for machine_type in defaults:
         assert f"`{machine_type}`" in runbook, f"gcp-runbook.md has no cost line for {machine_type}"
-

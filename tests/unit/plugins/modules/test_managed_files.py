@@ -148,3 +148,9 @@ def test_a_directory_where_a_file_is_declared_is_not_clobbered(tmp_path):
     with pytest.raises(mf.Problem, match="is a directory, not a file"):
         converge([entry(tmp_path / "d", content="x")])
     assert (tmp_path / "d" / "keep").read_text() == "data"
+
+
+def test_a_directory_gets_its_missing_parents_like_mkdir_p(tmp_path):
+    nested = tmp_path / "a" / "b" / "c"
+    assert converge([entry(nested, state="directory", mode="0750")]).changed == [str(nested)]
+    assert stat.S_IMODE(os.stat(nested).st_mode) == 0o750
