@@ -35,6 +35,7 @@ attributes:
     support: full
     description: Shows the content changes of files, except those with O(files[].diff=false).
   platform:
+    support: full
     platforms: posix
     description: Runs on Linux nodes.
 options:
