@@ -78,7 +78,7 @@ options:
   ca_certificate:
     description:
       - The platform CA certificate on the controller, recorded as C(mlops_ca_certificate).
-        Empty means C(<secrets_dir>/tracking_ca.crt), where M(englab.mlops.platform_ca) keeps it by default.
+        Empty means C(<secrets_dir>/tracking_ca.crt), where the englab.mlops.platform_ca role keeps it by default.
     type: str
     default: ""
 """
