@@ -100,9 +100,8 @@ terraform: venv ## terraform root: init/validate/plan offline, plan assertions, 
 integration: setup ## integration tests (terraform launcher, provision drivers)
 	@if [ -d tests/integration ]; then pytest -n 2 --dist loadgroup --durations=8 tests/integration; fi
 
-molecule: setup ## every Molecule scenario (SCENARIOS="a b" to pick)
-	@for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
-	@echo "molecule: $(words $(SCENARIOS)) scenario(s) passed: $(SCENARIOS)"
+molecule: setup ## every Molecule scenario, two lanes side by side (SCENARIOS="a b" to pick, MOLECULE_LANES=1 for one at a time)
+	@scripts/molecule-lanes.sh $(SCENARIOS)
 
 e2e: setup ## end-to-end checks against one platform brought up once, the backup drill last
 	pytest --durations=12 tests/e2e

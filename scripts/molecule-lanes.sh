@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Run Molecule scenarios in lanes side by side: `molecule test -s NAME` for each NAME
+# given, MOLECULE_LANES (default 2) at a time. Scenarios spend most of their time
+# waiting on apt, pip and systemd inside their containers, so two lanes on two cores
+# take about the longest lane's time. Each scenario has its own containers, network and
+# ephemeral directory (molecule-<scenario>-*), so lanes share nothing.
+#
+#   scripts/molecule-lanes.sh default common tracking
+#
+# A lane runs its scenarios one after another and stops at its first failure. Each
+# scenario's output goes to .cache/molecule/logs/<scenario>.log and is printed whole
+# when the scenario ends; the exit status is non-zero when any scenario failed.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+lanes="${MOLECULE_LANES:-2}"
+logs="$root/.cache/molecule/logs"
+mkdir -p "$logs"
+
+# The heaviest scenario first, alone in its lane; the others share the remaining lanes
+# in the order given.
+heavy=tracking
+declare -a lane
+i=0
+for s in "$@"; do
+  if [ "$s" = "$heavy" ] && [ "$lanes" -gt 1 ]; then
+    lane[0]="${lane[0]:-} $s"
+  else
+    n=$(( lanes > 1 ? 1 + i % (lanes - 1) : 0 ))
+    lane[n]="${lane[n]:-} $s"
+    i=$((i + 1))
+  fi
+done
+
+run_lane() {
+  for s in $1; do
+    start=$(date +%s)
+    if molecule test -s "$s" >"$logs/$s.log" 2>&1; then status=passed; else status=FAILED; fi
+    { echo "== molecule scenario $s: $status in $(( $(date +%s) - start )) s"; cat "$logs/$s.log"; echo "== end of $s"; } | cat
+    echo "$s $status" >>"$logs/summary"
+    [ "$status" = passed ] || return 1
+  done
+}
+
+: >"$logs/summary"
+pids=()
+for n in "${!lane[@]}"; do
+  echo "[molecule] lane $n:${lane[$n]}"
+  run_lane "${lane[$n]}" &
+  pids+=($!)
+done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+echo "[molecule] $(grep -c ' passed$' "$logs/summary") passed, $(grep -c ' FAILED$' "$logs/summary") failed:"
+sed 's/^/  /' "$logs/summary"
+exit $failed
