@@ -100,7 +100,7 @@ terraform: venv ## terraform root: init/validate/plan offline, plan assertions, 
 integration: setup ## integration tests (terraform launcher, provision drivers)
 	@if [ -d tests/integration ]; then pytest -n 2 --dist loadgroup --durations=8 tests/integration; fi
 
-molecule: setup ## every Molecule scenario, two lanes side by side (SCENARIOS="a b" to pick, MOLECULE_LANES=1 for one at a time)
+molecule: setup ## every Molecule scenario: tracking alone, then the others in two lanes (SCENARIOS="a b" to pick, MOLECULE_LANES=1 for one at a time)
 	@scripts/molecule-lanes.sh $(SCENARIOS)
 
 e2e: setup ## end-to-end checks against one platform brought up once, the backup drill last
