@@ -134,8 +134,7 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
         assert facts["mlops_tracking_host"] == nodes["tracking"]
         assert facts["mlops_tracking_url"] == f"https://{nodes['tracking']}"
         assert facts["mlops_db_port"] == 5432
-        assert facts["mlops_tracking_port"] == 443
-        assert facts["mlops_serving_port"] == 8080
+        assert (facts["mlops_tracking_port"], facts["mlops_serving_port"]) == (443, 8080)
         assert facts["mlops_db_sslmode"] == "require"
         assert facts["mlops_db_password_secret"] == f"{PREFIX}englab-db-password"
         assert facts["mlops_artifact_destination"] == "gs://englab-itest-project-mlflow-artifacts"
