@@ -69,12 +69,12 @@ def problems(results: list[dict]) -> list[str]:
     return found
 
 
-def fast_path_taken(results: list[dict], host: str, packages: bool = True) -> list[str]:
+def fast_path_taken(results: list[dict], host: str) -> list[str]:
     """What proves the probes ran on `host`: a managed_files call, and the shared packages probe."""
     ran = [result for result in results if result["host"] == host and result["outcome"] == "ok"]
     missing = []
     if not any(result["action"] == MANAGED_FILES for result in ran):
         missing.append(f"{host}: no englab.mlops.managed_files task ran")
-    if packages and not any(PACKAGES_PROBE in result["task"] for result in ran):
+    if not any(PACKAGES_PROBE in result["task"] for result in ran):
         missing.append(f"{host}: the shared packages probe did not run")
     return missing

@@ -20,13 +20,19 @@ from ansible.utils.collection_loader._collection_finder import _AnsibleCollectio
 REPO = Path(__file__).resolve().parents[2]
 
 
+def import_checkout_as_collection() -> None:
+    """Make this checkout importable as ansible_collections.englab.mlops (once per process)."""
+    if "ansible_collections.englab.mlops" in sys.modules:
+        return
+    root = Path(tempfile.mkdtemp(prefix="englab-checkout-"))
+    (root / "ansible_collections" / "englab").mkdir(parents=True)
+    (root / "ansible_collections" / "englab" / "mlops").symlink_to(REPO)
+    _AnsibleCollectionFinder(paths=[str(root)])._install()
+
+
 def _contract_hosts():
     """The collection's contract_hosts, imported from this checkout."""
-    if "ansible_collections.englab.mlops" not in sys.modules:
-        root = Path(tempfile.mkdtemp(prefix="englab-contract-"))
-        (root / "ansible_collections" / "englab").mkdir(parents=True)
-        (root / "ansible_collections" / "englab" / "mlops").symlink_to(REPO)
-        _AnsibleCollectionFinder(paths=[str(root)])._install()
+    import_checkout_as_collection()
     # Importable only once the finder above is installed.
     from ansible_collections.englab.mlops.plugins.module_utils.inventory_contract import (  # noqa: PLC0415
         contract_hosts,

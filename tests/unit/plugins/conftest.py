@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
+import sys
 from pathlib import Path
 
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+# tests/support: helpers shared with the other suites.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from support.contract import import_checkout_as_collection
 
 REPO = Path(__file__).resolve().parents[3]
-_root = Path(tempfile.mkdtemp(prefix="englab-unit-"))
-(_root / "ansible_collections" / "englab").mkdir(parents=True)
-(_root / "ansible_collections" / "englab" / "mlops").symlink_to(REPO)
-_AnsibleCollectionFinder(paths=[str(_root)])._install()
+import_checkout_as_collection()
