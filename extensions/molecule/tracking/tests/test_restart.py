@@ -1,9 +1,13 @@
 """The services come back on their own after the containers restart."""
 
+import json
 import subprocess
 import time
+import uuid
 
-from conftest import DB, SEARCH_URL, TRACKING, curl_as, docker_exec, secret, wait_for_api
+from conftest import DB, SEARCH_URL, TRACKING, TRACKING_URL, curl_as, docker_exec, secret, wait_for_api
+
+CREATE_URL = f"{TRACKING_URL}/api/2.0/mlflow/experiments/create"
 
 
 def _active(container: str, unit: str) -> str:
@@ -37,8 +41,9 @@ def test_services_survive_a_container_restart():
 
 def test_a_killed_instance_is_failed_over_at_once_and_restarted_by_systemd():
     # kill -9 of one server instance's main process: the other instance answers through
-    # nginx straight away (no 502 while systemd restarts the killed one), and the killed
-    # instance comes back by itself.
+    # nginx straight away (no 502 while systemd restarts the killed one), for MLflow's writes
+    # (POSTs, which nginx never retries once sent) as well as its reads, every write lands
+    # exactly once, and the killed instance comes back by itself.
     unit = "englab-mlflow@5000"
     # Both instances answer first (the restart test before may have left one still starting):
     # the failover is measured from a healthy pair.
@@ -48,8 +53,22 @@ def test_a_killed_instance_is_failed_over_at_once_and_restarted_by_systemd():
     assert pid not in ("", "0")
     docker_exec(TRACKING, "kill", "-9", pid)
     password = secret("tracking_user_training")
-    statuses = [curl_as("training", password, SEARCH_URL).stdout for _unused in range(10)]
-    assert statuses == ["200"] * 10
+    batch = uuid.uuid4().hex[:12]
+    statuses = []
+    for i in range(10):
+        body = json.dumps({"name": f"failover-{batch}-{i}"})
+        statuses.append(
+            curl_as(
+                "training", password, "-H", "Content-Type: application/json", "-d", body, CREATE_URL
+            ).stdout
+        )
+        statuses.append(curl_as("training", password, SEARCH_URL).stdout)
+    assert statuses == ["200"] * 20
+    # Each write is in the database once (a POST nginx replayed would have answered 400,
+    # RESOURCE_ALREADY_EXISTS, above).
+    query = f"SELECT count(*) FROM experiments WHERE name LIKE 'failover-{batch}-%'"  # noqa: S608 batch is hex
+    count = docker_exec(DB, "runuser", "-u", "postgres", "--", "psql", "-d", "mlflow_db", "-tAc", query)
+    assert count.stdout.strip() == "10"
     # The killed instance comes back by itself.
     _wait_healthy(5000)
     new_pid = docker_exec(TRACKING, "systemctl", "show", "-p", "MainPID", "--value", unit).stdout.strip()
