@@ -5,16 +5,11 @@
 # take about the longest lane's time. Each scenario has its own containers, network and
 # ephemeral directory (molecule-<scenario>-*), so lanes share nothing.
 #
-# `tracking` runs last and alone: its failover test (kill -9 of one MLflow instance, no
+# `tracking` runs first and alone: its failover test (kill -9 of one MLflow instance, no
 # 502 through nginx) failed twice in six runs while other scenarios or the integration
 # tests loaded the same Docker engine, and never on a quiet one (session 9 note).
 #
-# MOLECULE_BESIDE, when set, is a command run while the lanes run (`make test` runs the
-# integration tests there); its output goes to .cache/molecule/logs/beside.log and is
-# printed whole when it ends. `tracking` starts once the command and the lanes are done.
-#
 #   scripts/molecule-lanes.sh default common tracking
-#   MOLECULE_BESIDE="make integration" scripts/molecule-lanes.sh default tracking
 #
 # A lane runs its scenarios one after another and stops at its first failure. Each
 # scenario's output goes to .cache/molecule/logs/<scenario>.log and is printed whole
@@ -51,24 +46,17 @@ run_lane() {
 
 : >"$logs/summary"
 failed=0
+if [ -n "$first" ]; then
+  echo "[molecule] alone first: $first"
+  run_lane "$first" || failed=1
+fi
 pids=()
 for n in "${!lane[@]}"; do
   echo "[molecule] lane $n:${lane[$n]}"
   run_lane "${lane[$n]}" &
   pids+=($!)
 done
-if [ -n "${MOLECULE_BESIDE:-}" ]; then
-  echo "[molecule] beside the lanes: $MOLECULE_BESIDE"
-  start=$(date +%s)
-  if bash -c "$MOLECULE_BESIDE" >"$logs/beside.log" 2>&1; then status=passed; else status=FAILED; fi
-  { echo "== beside the lanes: $MOLECULE_BESIDE $status in $(( $(date +%s) - start )) s"; cat "$logs/beside.log"; echo "== end of $MOLECULE_BESIDE"; } | cat
-  [ "$status" = passed ] || failed=1
-fi
 for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-if [ -n "$first" ]; then
-  echo "[molecule] alone last: $first"
-  run_lane "$first" || failed=1
-fi
 echo "[molecule] $(grep -c ' passed$' "$logs/summary") passed, $(grep -c ' FAILED$' "$logs/summary") failed:"
 sed 's/^/  /' "$logs/summary"
 exit $failed

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# How long a model change takes to serve, on the local target (issue #21, goals 1-3):
+#
+#   bench/deploy.sh            # needs `make setup` done (venv, node image, collection)
+#
+# 1. brings up (or converges) its own platform with site.yml: prefix benchd-, tracking on
+#    127.0.0.1:38543, serving on 127.0.0.1:38180, secrets in .cache/bench/deploy/secrets;
+#    site.yml serves the champion;
+# 2. same runtime: trains a new version (englab.mlops.train, the bundled example: the same
+#    requirements as the champion) and times `englab.mlops.deploy -e serving_node_model_version=N`
+#    until it returns, that is until the new version answers through the proxy (goal <= 20 s);
+# 3. new runtime: registers a scikit-learn model whose requirements.txt no earlier build has
+#    seen (one requirement carries an always-true environment marker naming this run), and
+#    times its deploy (goal <= 75 s);
+# 4. rollback: times `englab.mlops.rollback` (goal <= 10 s);
+# 5. destroys the platform with its data (BENCH_KEEP=1 keeps it; a kept platform is reused by
+#    the next run, which then starts from a warm site.yml).
+# Every deploy is checked through the proxy (/englab/version names the version served).
+# Prints each wall time, the goal met or not, and the slowest tasks of each run.
+# Logs: .cache/bench/deploy/logs/<UTC time>/*.log
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+export PATH="$root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
+export ANSIBLE_CONFIG="$root/ansible.cfg"
+export TF_CLI_CONFIG_FILE="$root/.cache/terraformrc"
+export ENGLAB_NODE_IMAGE="${ENGLAB_NODE_IMAGE:-englab/node:bookworm}"
+export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
+work="$root/.cache/bench/deploy"
+export ANSIBLE_CACHE_PLUGIN_CONNECTION="$work/facts"
+
+prefix=benchd-
+tracking_port=38543
+serving_port=38180
+secrets="$work/secrets"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+logs="$work/logs/$stamp"
+mkdir -p "$logs"
+mkdir -p "$work"
+[ -d "$secrets" ] || mkdir -m 0700 "$secrets"
+
+vars="$(python3 -c 'import json, sys; print(json.dumps({
+    "mlops_target": "local", "mlops_name_prefix": sys.argv[1], "mlops_secrets_dir": sys.argv[2],
+    "mlops_local_tracking_port": int(sys.argv[3]), "mlops_local_serving_port": int(sys.argv[4])}))' \
+    "$prefix" "$secrets" "$tracking_port" "$serving_port")"
+
+published="$(docker ps --format '{{.Names}} {{.Ports}}' | grep -v "^$prefix" || true)"
+for port in $tracking_port $serving_port; do
+    if grep -q "127.0.0.1:$port->" <<<"$published"; then
+        echo "port $port is published by another container; refusing" >&2
+        exit 1
+    fi
+done
+
+# Wall time of one playbook run in seconds; fails the script when the run fails.
+timed() { # log playbook [more ansible-playbook args]
+    local log="$1" t0 t1 rc=0
+    shift
+    t0=$(date +%s.%N)
+    ansible-playbook "$@" -e "$vars" >"$logs/$log.log" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    if [ "$rc" -ne 0 ]; then
+        echo "$* ($log) failed with rc=$rc; last lines of $logs/$log.log:" >&2
+        tail -40 "$logs/$log.log" >&2
+        return "$rc"
+    fi
+    python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$t0" "$t1"
+}
+
+slowest() { # log
+    awk '/^==========+ *$/ {on = 1; next} on && / -+ *[0-9.]+s$/ {print "    " $0; if (++n == 6) exit}' "$logs/$1.log"
+}
+
+served() { # the version the proxy says it serves
+    curl -sS --max-time 10 "http://127.0.0.1:$serving_port/englab/version" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])'
+}
+
+expect_served() { # version what
+    local now
+    now="$(served)"
+    if [ "$now" != "$1" ]; then
+        echo "after $2 the proxy serves version $now, not $1" >&2
+        exit 1
+    fi
+}
+
+# Python with the training node's MLflow client, as the training user.
+mlflow_client() { # python code on stdin, args
+    docker exec -i "${prefix}training-node" runuser -u mlops -- /usr/local/bin/mlops-env python - "$@"
+}
+
+cleanup() {
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "BENCH_KEEP=1: the $prefix platform is kept (secrets in $secrets)"
+    else
+        echo "== destroying the $prefix platform with its data"
+        ansible-playbook englab.mlops.destroy -e "$vars" -e mlops_destroy_data=true >"$logs/destroy.log" 2>&1 ||
+            echo "destroy failed; see $logs/destroy.log" >&2
+    fi
+}
+trap cleanup EXIT
+
+echo "== site.yml for the $prefix platform ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+site=$(timed site englab.mlops.site)
+echo "   site: ${site} s, serving version $(served)"
+
+echo "== same runtime: train a new version, then deploy it"
+timed train englab.mlops.train >/dev/null
+version=$(sed -n 's/.*"model: englab-diabetes version \([0-9]*\) .*/\1/p' "$logs/train.log" | tail -1)
+[ -n "$version" ] || { echo "no version in $logs/train.log" >&2; exit 1; }
+same=$(timed deploy-same-runtime englab.mlops.deploy -e serving_node_model_version="$version")
+expect_served "$version" "the same-runtime deploy"
+echo "   deploy of version $version: ${same} s"
+
+echo "== new runtime: register a model with requirements no build has seen, then deploy it"
+new_version=$(mlflow_client "$stamp" <<'EOF'
+import sys
+
+import mlflow
+import numpy as np
+from sklearn.linear_model import LinearRegression
+
+model = LinearRegression().fit(np.arange(20.0).reshape(10, 2), np.arange(10.0))
+mlflow.set_experiment("englab-bench-deploy")
+with mlflow.start_run():
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        registered_model_name="englab-diabetes",
+        # An always-true marker naming this run: a requirements.txt no build has seen.
+        extra_pip_requirements=[f'tabulate==0.9.0; platform_release != "englab-bench-{sys.argv[1]}"'],
+    )
+print(info.registered_model_version)
+EOF
+)
+new_version=$(tail -1 <<<"$new_version")
+new=$(timed deploy-new-runtime englab.mlops.deploy -e serving_node_model_version="$new_version")
+expect_served "$new_version" "the new-runtime deploy"
+echo "   deploy of version $new_version: ${new} s"
+
+echo "== rollback"
+back=$(timed rollback englab.mlops.rollback)
+expect_served "$version" "the rollback"
+echo "   rollback to version $version: ${back} s"
+
+goal() { python3 -c 'import sys; print("MET" if float(sys.argv[1]) <= float(sys.argv[2]) else "NOT MET")' "$1" "$2"; }
+echo
+echo "new version, same runtime: ${same} s (goal <= 20 s: $(goal "$same" 20))"
+echo "new version, new runtime:  ${new} s (goal <= 75 s: $(goal "$new" 75))"
+echo "rollback:                  ${back} s (goal <= 10 s: $(goal "$back" 10))"
+for log in deploy-same-runtime deploy-new-runtime rollback; do
+    echo "slowest tasks, $log:"
+    slowest "$log"
+done
+echo "logs: $logs"
