@@ -122,7 +122,7 @@ def predict(values: list[float]) -> tuple[int, object]:
          "-H", "Content-Type: application/json", "--data-binary", "@-", f"http://{NODE}/invocations"],
         input=body, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    text, _, status = done.stdout.rpartition("\n")
+    text, _newline, status = done.stdout.rpartition("\n")
     return int(status), (json.loads(text) if status == "200" else text)
 
 
@@ -209,7 +209,7 @@ def test_a_missing_version_is_refused_by_name_and_keeps_serving(tmp_path, first)
     assert done.returncode != 0
     assert f"serving_node_model_version '99' is not a version of model '{MODEL}'" in output
     assert "Traceback" not in output
-    status, _ = predict([1])
+    status, _body = predict([1])
     assert status == 200
 
 
