@@ -42,7 +42,7 @@ def test_services_survive_a_container_restart():
 def test_a_killed_instance_is_failed_over_at_once_and_restarted_by_systemd():
     # kill -9 of one server instance's main process: the other instance answers through
     # nginx straight away (no 502 while systemd restarts the killed one), for MLflow's writes
-    # (POSTs, which nginx never retries once sent) as well as its reads, every write lands
+    # (POSTs: nginx resends a write the dead instance never answered) as well as its reads, every write lands
     # exactly once, and the killed instance comes back by itself.
     unit = "englab-mlflow@5000"
     # Both instances answer first (the restart test before may have left one still starting):

@@ -26,7 +26,11 @@ def test_services_running_and_enabled(host):
 def test_nginx_balances_over_both_instances(host):
     conf = host.file("/etc/nginx/conf.d/englab-mlflow.conf").content_string
     assert re.findall(r"^\s*server 127\.0\.0\.1:(\d+)", conf, re.M) == ["5000", "5001"]
-    assert "proxy_next_upstream error timeout;" in conf
+    # MLflow's writes (POSTs) fail over too; streamed artifact uploads are never resent.
+    assert "proxy_next_upstream error timeout non_idempotent;" in conf
+    artifacts = conf[conf.index("location ~ ^/(ajax-)?api/2\\.0/mlflow-artifacts/") :]
+    assert "proxy_request_buffering off;" in artifacts
+    assert "non_idempotent" not in artifacts
 
 
 def test_mlflow_listens_on_loopback_only(host):
