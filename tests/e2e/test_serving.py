@@ -49,6 +49,13 @@ v = mlflow.register_model(champion.source, "englab-diabetes")
 print(json.dumps({"champion": champion.version, "new": v.version}))
 """
 
+# The pins the version's requirements.txt holds, as MLflow logged them.
+REQUIREMENTS = """
+import json, mlflow
+path = mlflow.pyfunc.get_model_dependencies("models:/englab-diabetes/{version}")
+print(json.dumps([line.strip().lower() for line in open(path) if "==" in line and not line.startswith("#")]))
+"""
+
 IN_PROCESS = """
 import json, mlflow
 from sklearn.datasets import load_diabetes
@@ -219,6 +226,30 @@ def test_rollout_under_load_drops_no_request(platform: Platform, versions: dict[
     assert old.returncode != 0, "the old version still runs"
     state = json.loads(platform.exec("serving-node", "cat", STATE_FILE).stdout)
     assert (state["current"]["version"], state["previous"]["version"]) == (versions["new"], before["version"])
+
+
+def test_a_retrained_version_is_its_runtime_image_plus_one_layer(platform: Platform, versions: dict[str, str]):
+    """Issue 21: a version whose requirements a served version had reuses that runtime image (keyed
+    by them), which installed the requirements as logged, and adds only the model's files."""
+    registry = platform.node("englab-repository") + ":5000"
+
+    def image(reference: str) -> dict:
+        return json.loads(platform.exec("serving-node", "docker", "image", "inspect", reference).stdout)[0]
+
+    champion = image(f"{registry}/{REPOSITORY}:{versions['champion']}")
+    new = image(f"{registry}/{REPOSITORY}:{versions['new']}")
+    key = champion["Config"]["Labels"]["englab.mlops.runtime"]
+    assert new["Config"]["Labels"]["englab.mlops.runtime"] == key
+    assert new["Config"]["Labels"]["englab.mlops.version"] == versions["new"]
+    runtime = f"englab-mlops/serving-runtime:{key}"
+    layers = image(runtime)["RootFS"]["Layers"]
+    assert champion["RootFS"]["Layers"][:-1] == layers and new["RootFS"]["Layers"][:-1] == layers
+    logged = platform.mlflow_client(REQUIREMENTS.format(version=versions["champion"]))
+    installed = platform.exec(
+        "serving-node", "docker", "run", "--rm", runtime, "/opt/mlflow/bin/pip", "list", "--format", "json"
+    )
+    pins = {f"{p['name'].lower()}=={p['version']}" for p in json.loads(installed.stdout)}
+    assert logged and set(logged) <= pins, (logged, sorted(pins))
 
 
 def test_second_deploy_of_the_same_version_changes_nothing(platform: Platform, versions: dict[str, str]):

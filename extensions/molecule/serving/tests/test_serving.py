@@ -192,12 +192,19 @@ def test_deploying_the_served_version_again_changes_nothing(tmp_path, first):
     assert f"{MODEL} version 1 was already served" in " ".join(done.stdout.split())
 
 
-def test_a_new_version_rolls_out_and_back(tmp_path, first):
+def test_a_new_version_rolls_out_and_back(host, tmp_path, first):
     second = register(3)
     assert second["version"] == 2
     recap(entry_point(tmp_path, "deploy"))
     assert predict([1, 2.5]) == (200, {"predictions": [3.0, 7.5]})
     assert served_version()["version"] == "2"
+    # Same requirements: version 2 is version 1's runtime image plus its own model layer (issue 21).
+    image = json.loads(host.check_output(f"docker inspect englab-model-{served_version()['slot']}"))[0]["Config"]["Image"]
+    images = json.loads(host.check_output(f"docker image inspect {image} {image.rsplit(':', 1)[0]}:1"))
+    runtimes = {i["Config"]["Labels"]["englab.mlops.runtime"] for i in images}
+    assert len(runtimes) == 1, runtimes
+    runtime = json.loads(host.check_output(f"docker image inspect englab-mlops/serving-runtime:{runtimes.pop()}"))
+    assert all(i["RootFS"]["Layers"][:-1] == runtime[0]["RootFS"]["Layers"] for i in images)
     recap(entry_point(tmp_path, "rollback"))
     assert predict([1, 2.5]) == (200, {"predictions": [2.0, 5.0]})
     assert served_version()["version"] == "1"
