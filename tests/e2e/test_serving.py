@@ -228,7 +228,9 @@ def test_rollout_under_load_drops_no_request(platform: Platform, versions: dict[
     assert (state["current"]["version"], state["previous"]["version"]) == (versions["new"], before["version"])
 
 
-def test_a_retrained_version_is_its_runtime_image_plus_one_layer(platform: Platform, versions: dict[str, str]):
+def test_a_retrained_version_is_its_runtime_image_plus_one_layer(
+    platform: Platform, versions: dict[str, str]
+):
     """Issue 21: a version whose requirements a served version had reuses that runtime image (keyed
     by them), which installed the requirements as logged, and adds only the model's files."""
     registry = platform.node("englab-repository") + ":5000"

@@ -199,12 +199,15 @@ def test_a_new_version_rolls_out_and_back(host, tmp_path, first):
     assert predict([1, 2.5]) == (200, {"predictions": [3.0, 7.5]})
     assert served_version()["version"] == "2"
     # Same requirements: version 2 is version 1's runtime image plus its own model layer (issue 21).
-    image = json.loads(host.check_output(f"docker inspect englab-model-{served_version()['slot']}"))[0]["Config"]["Image"]
+    container = json.loads(host.check_output(f"docker inspect englab-model-{served_version()['slot']}"))[0]
+    image = container["Config"]["Image"]
     images = json.loads(host.check_output(f"docker image inspect {image} {image.rsplit(':', 1)[0]}:1"))
     runtimes = {i["Config"]["Labels"]["englab.mlops.runtime"] for i in images}
     assert len(runtimes) == 1, runtimes
-    runtime = json.loads(host.check_output(f"docker image inspect englab-mlops/serving-runtime:{runtimes.pop()}"))
-    assert all(i["RootFS"]["Layers"][:-1] == runtime[0]["RootFS"]["Layers"] for i in images)
+    runtime = json.loads(
+        host.check_output(f"docker image inspect englab-mlops/serving-runtime:{runtimes.pop()}")
+    )[0]
+    assert all(i["RootFS"]["Layers"][:-1] == runtime["RootFS"]["Layers"] for i in images)
     recap(entry_point(tmp_path, "rollback"))
     assert predict([1, 2.5]) == (200, {"predictions": [2.0, 5.0]})
     assert served_version()["version"] == "1"
