@@ -5,7 +5,8 @@ which writes each task result of a run to task_results.jsonl in the ephemeral di
 The last run before verify is Molecule's idempotence step: the converge of a converged
 node. It must cost probes only, and `problems()` lists every result that breaks that:
 
-- apt and pip tasks must be skipped (the shared role's probes found nothing missing);
+- apt tasks must be skipped (the shared role's probes found nothing missing), and the venv
+  installs (commands, reporting a change whenever they run) must not run;
 - template, copy and file tasks must not run on a node (roles declare their files
   through englab.mlops.managed_files); the controller's own tasks are not counted;
 - every englab.mlops.managed_files result must report no changed path;
