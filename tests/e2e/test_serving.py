@@ -311,6 +311,56 @@ def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platfo
     )
 
 
+# A model that loads and answers /ping but fails every prediction, registered as a new version of the
+# served model with the champion's requirements (so its runtime image is the champion's).
+BROKEN_VERSION = """
+import json, mlflow, pandas
+from mlflow import MlflowClient
+
+class Broken(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        raise ValueError("englab test: this model cannot predict")
+
+champion = MlflowClient().get_model_version_by_alias("englab-diabetes", "champion")
+path = mlflow.pyfunc.get_model_dependencies(f"models:/englab-diabetes/{champion.version}")
+pins = [line.strip() for line in open(path) if line.strip() and not line.startswith("#")]
+mlflow.set_experiment("englab-e2e-broken")
+with mlflow.start_run():
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=Broken(), pip_requirements=pins,
+        input_example=pandas.DataFrame({"x": [1.0, 2.0]}), registered_model_name="englab-diabetes",
+    )
+print(json.dumps({"version": str(info.registered_model_version)}))
+"""
+
+
+def test_a_version_that_fails_its_input_example_is_refused_and_the_old_one_keeps_serving(
+    platform: Platform, versions: dict[str, str]
+):
+    """The gate scores the model's logged input example on the new container (POST /invocations)
+    before any user request reaches it: a version that starts and answers /ping but answers that
+    request with an error is removed, and the served version stays."""
+    before = served(platform)
+    running = container_id(platform, before["slot"])
+    broken = platform.mlflow_client(BROKEN_VERSION)["version"]
+    run = platform.playbook(
+        "englab.mlops.deploy", "deploy-broken", check=False, serving_node_model_version=broken
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-3000:]
+    assert f"version {broken} failed its checks and was not switched to" in output, output[-3000:]
+    assert "POST /invocations with the model's input example answered HTTP" in output, output[-3000:]
+    assert f"Version {before['version']} keeps serving" in output
+    assert "Traceback" not in output
+    assert served(platform) == before
+    assert container_id(platform, before["slot"]) == running
+    other = "green" if before["slot"] == "blue" else "blue"
+    assert (
+        platform.exec("serving-node", "docker", "inspect", f"englab-model-{other}", check=False).returncode
+        != 0
+    )
+
+
 def test_rollback_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
     assert served(platform)["version"] == versions["new"]
     results, _unused = under_load(platform, lambda: platform.playbook("englab.mlops.rollback", "rollback"))
