@@ -350,6 +350,7 @@ def test_a_version_that_fails_its_input_example_is_refused_and_the_old_one_keeps
     assert run.returncode != 0, output[-3000:]
     assert f"version {broken} failed its checks and was not switched to" in output, output[-3000:]
     assert "POST /invocations with the model's input example answered HTTP" in output, output[-3000:]
+    assert "ValueError: englab test: this model cannot predict" in output, output[-3000:]
     assert f"Version {before['version']} keeps serving" in output
     assert "Traceback" not in output
     assert served(platform) == before
