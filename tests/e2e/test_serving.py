@@ -283,23 +283,18 @@ def test_rollback_and_undeploy_check_report_and_change_nothing(platform: Platfor
     assert http(platform.serving_url + "/invocations", example)[0] == 200
 
 
-def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platform, versions: dict[str, str]):
+def refused(platform: Platform, version: str, log: str, **variables: object) -> str:
+    """Deploy `version`, which the gate must refuse: the deploy fails saying so, the version served
+    before keeps serving from the same container, and nothing is left in the free slot. Returns the
+    playbook's output."""
     before = served(platform)
     running = container_id(platform, before["slot"])
     run = platform.playbook(
-        "englab.mlops.deploy",
-        "deploy-unhealthy",
-        check=False,
-        serving_node_model_version=versions["champion"],
-        # The smallest limit the role accepts (64m): too small for MLflow, so the health gate fails.
-        serving_node_memory="64m",
-        serving_node_health_timeout=30,
+        "englab.mlops.deploy", log, check=False, serving_node_model_version=version, **variables
     )
     output = run.stdout + run.stderr
-    assert run.returncode != 0
-    assert f"version {versions['champion']} failed its checks and was not switched to" in output, output[
-        -3000:
-    ]
+    assert run.returncode != 0, output[-3000:]
+    assert f"version {version} failed its checks and was not switched to" in output, output[-3000:]
     assert f"Version {before['version']} keeps serving" in output
     assert "Traceback" not in output
     assert served(platform) == before
@@ -308,6 +303,18 @@ def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platfo
     assert (
         platform.exec("serving-node", "docker", "inspect", f"englab-model-{other}", check=False).returncode
         != 0
+    )
+    return output
+
+
+def test_failed_health_check_keeps_the_old_version_and_says_why(platform: Platform, versions: dict[str, str]):
+    refused(
+        platform,
+        versions["champion"],
+        "deploy-unhealthy",
+        # The smallest limit the role accepts (64m): too small for MLflow, so the health gate fails.
+        serving_node_memory="64m",
+        serving_node_health_timeout=30,
     )
 
 
@@ -340,26 +347,9 @@ def test_a_version_that_fails_its_input_example_is_refused_and_the_old_one_keeps
     """The gate scores the model's logged input example on the new container (POST /invocations)
     before any user request reaches it: a version that starts and answers /ping but answers that
     request with an error is removed, and the served version stays."""
-    before = served(platform)
-    running = container_id(platform, before["slot"])
-    broken = platform.mlflow_client(BROKEN_VERSION)["version"]
-    run = platform.playbook(
-        "englab.mlops.deploy", "deploy-broken", check=False, serving_node_model_version=broken
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode != 0, output[-3000:]
-    assert f"version {broken} failed its checks and was not switched to" in output, output[-3000:]
+    output = refused(platform, platform.mlflow_client(BROKEN_VERSION)["version"], "deploy-broken")
     assert "POST /invocations with the model's input example answered HTTP" in output, output[-3000:]
     assert "ValueError: englab test: this model cannot predict" in output, output[-3000:]
-    assert f"Version {before['version']} keeps serving" in output
-    assert "Traceback" not in output
-    assert served(platform) == before
-    assert container_id(platform, before["slot"]) == running
-    other = "green" if before["slot"] == "blue" else "blue"
-    assert (
-        platform.exec("serving-node", "docker", "inspect", f"englab-model-{other}", check=False).returncode
-        != 0
-    )
 
 
 def test_rollback_under_load_drops_no_request(platform: Platform, versions: dict[str, str]):
