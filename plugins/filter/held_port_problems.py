@@ -23,7 +23,9 @@ options:
     type: dict
     required: true
   containers:
-    description: C(community.docker.docker_container_info) results of the platform's own containers.
+    description:
+      - The platform's own containers, as C(community.docker.docker_container_info) results or as the container
+        summaries of C(community.docker.docker_host_info).
     type: list
     elements: dict
     default: []

@@ -328,7 +328,9 @@ def value_problems(values, defaults=None):
 
 
 def published_ports(containers):
-    """Host ports the given containers (docker_container_info results) publish: the platform's own."""
+    """Host ports the given containers publish: the platform's own. Each is a
+    docker_container_info result (its HostConfig's port bindings) or a container summary of
+    docker_host_info (the Ports the engine lists for a running container)."""
     ports = set()
     for info in containers:
         bindings = ((info.get("container") or {}).get("HostConfig") or {}).get("PortBindings") or {}
@@ -337,6 +339,10 @@ def published_ports(containers):
                 port = _as_int(side.get("HostPort"))
                 if port is not None:
                     ports.add(port)
+        for summary in info.get("Ports") or []:
+            port = _as_int((summary or {}).get("PublicPort"))
+            if port is not None:
+                ports.add(port)
     return sorted(ports)
 
 

@@ -259,6 +259,17 @@ def test_held_ports_probe_and_own_ports() -> None:
             }
         ]
         assert HeldFilter().filters()["held_port_problems"]({"mlops_local_serving_port": port}, own) == []
+        # The same container as docker_host_info lists it (provision's preflight reads the engine once).
+        summary = [
+            {
+                "Names": ["/englab-serving-node"],
+                "Status": "Up 2 minutes",
+                "Ports": [{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": port, "Type": "tcp"}],
+            }
+        ]
+        assert HeldFilter().filters()["held_port_problems"]({"mlops_local_serving_port": port}, summary) == []
+        # Another platform's container on that port is no excuse: only the containers given count.
+        assert input_rules.held_port_problems({"mlops_local_serving_port": port}, own=[]) != []
     finally:
         holder.close()
     assert not input_rules.port_in_use(port)
@@ -271,6 +282,7 @@ def test_published_ports_of_absent_containers() -> None:
             [
                 {"exists": False, "container": None},
                 {"exists": True, "container": {"HostConfig": {"PortBindings": None}}},
+                {"Names": ["/englab-serving-node"], "Status": "Exited (0) 1 minute ago", "Ports": []},
             ]
         )
         == []
