@@ -217,7 +217,13 @@ def test_a_new_version_rolls_out_and_back(tmp_path, first):
         on_node("docker", "image", "inspect", f"englab-mlops/serving-runtime:{runtimes.pop()}")
     )[0]
     assert all(i["RootFS"]["Layers"][:-1] == runtime["RootFS"]["Layers"] for i in images)
+    # A rollback logs in to the repository only when the node no longer has the image: version 1's
+    # tag removed and the node logged out, it must log in and pull it again.
+    first_image = image.rsplit(":", 1)[0] + ":1"
+    on_node("docker", "image", "rm", first_image)
+    on_node("docker", "logout", image.split("/", 1)[0])
     recap(entry_point(tmp_path, "rollback"))
+    assert json.loads(on_node("docker", "image", "inspect", first_image))[0]["Id"] == images[1]["Id"]
     assert predict([1, 2.5]) == (200, {"predictions": [2.0, 5.0]})
     assert served_version()["version"] == "1"
 

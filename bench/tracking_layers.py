@@ -1,0 +1,309 @@
+"""Tracking server, layer by layer (issue #21 goal 5): what each layer of our deployment
+costs in throughput and server CPU, side by side in one run against a kept platform.
+
+The same load as bench/tracking_load.py (runs/create, runs/log-batch, runs/update per
+iteration) against, from the bare server up to what users reach:
+
+  stock       stock `mlflow server` on the host, its defaults: SQLite, 4 workers, no auth
+  pg          `mlflow server --workers 4` in the tracking node, on our PostgreSQL, no auth
+  pg+auth     the same with our basic-auth app and its configuration (as the training user)
+  nginx       nginx in plain HTTP in front of our instances (2 x 2 workers), the auth app
+  nginx+tls   nginx with TLS, as deployed, reached at the node's address
+  ours        the same through the published port (the host's docker-proxy): what users reach
+
+The extra servers run in the tracking node as transient systemd units with the
+production unit's user, environment files and arguments (only host, port and workers
+differ); the plain-HTTP nginx listener is a drop-in file. Both are removed at the end.
+Targets on the node's address send `Host: 127.0.0.1`, which the published port's requests
+carry too (the server's allowed hosts). Server CPU is the tracking node's and the database
+node's containers (plus the docker-proxy for `ours`; stock: its own process group).
+
+    .cache/bench-venv/bin/python bench/tracking_layers.py --prefix benchd- \\
+        --url https://127.0.0.1:38543 --secrets .cache/bench/deploy/secrets
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shlex
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from loadgen import (
+    REQUEST_TIMEOUT,
+    StockServer,
+    Target,
+    container_cpu,
+    free_port,
+    http_ok,
+    print_levels,
+    run_plan,
+    server_side_meter,
+    sum_meters,
+    write_json,
+)
+from tracking_load import create_experiment, delete_experiment, make_iteration
+
+UNIT_PREFIX = "englab-bench-layer-"
+NGINX_DROPIN = "/etc/nginx/conf.d/englab-bench-layers.conf"
+
+
+def docker(*argv: str, check: bool = True) -> str:
+    done = subprocess.run(["docker", *argv], capture_output=True, text=True, check=False, timeout=120)
+    if check and done.returncode != 0:
+        raise SystemExit(f"docker {' '.join(argv[:4])} ...: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def unit_property(node: str, unit: str, name: str) -> str:
+    return docker("exec", node, "systemctl", "show", "--value", "-p", name, unit).strip()
+
+
+def production_argv(node: str, unit: str) -> list[str]:
+    """The production unit's ExecStart argv, from `systemctl show` ({ path=... ; argv[]=... ; ...})."""
+    text = unit_property(node, unit, "ExecStart")
+    start = text.index("argv[]=") + len("argv[]=")
+    return text[start : text.index(" ;", start)].split()
+
+
+def production_unit(node: str) -> tuple[list[str], dict]:
+    """The first instance's ExecStart argv, and its environment files, environment and user."""
+    unit = "englab-mlflow@5000.service"
+    files = unit_property(node, unit, "EnvironmentFiles").splitlines()
+    return production_argv(node, unit), {
+        "env_files": [f.split(" ")[0].lstrip("-") for f in files if f],
+        "env": unit_property(node, unit, "Environment"),
+        "user": unit_property(node, unit, "User"),
+    }
+
+
+def with_args(argv: list[str], port: int, workers: int, auth: bool) -> list[str]:
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--host", "--port", "--workers") or (arg == "--app-name" and not auth):
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return [*out, "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers)]  # noqa: S104
+
+
+def start_layer_server(
+    node: str, name: str, argv: list[str], *, env_files: list[str], env: str, user: str
+) -> None:
+    props = ["-p", f"User={user}", "-p", f"Group={user}", "-p", "KillMode=control-group"]
+    props += [arg for f in env_files for arg in ("-p", f"EnvironmentFile={f}")]
+    props += [arg for assignment in shlex.split(env) for arg in ("-p", f"Environment={assignment}")]
+    docker("exec", node, "systemd-run", f"--unit={UNIT_PREFIX}{name}", "--collect", *props, *argv)
+
+
+def stop_layer_servers(node: str) -> None:
+    for name in ("pg", "pg-auth"):
+        docker("exec", node, "systemctl", "stop", f"{UNIT_PREFIX}{name}", check=False)
+
+
+NGINX_HTTP = """# englab bench/tracking_layers.py: nginx without TLS in front of the same instances (removed after)
+server {{
+    listen {port};
+    client_max_body_size 1g;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    location / {{
+        proxy_pass http://englab_mlflow;
+        proxy_next_upstream error timeout non_idempotent;
+    }}
+}}
+"""
+
+
+def nginx_dropin(node: str, port: int | None) -> None:
+    if port is None:
+        docker("exec", node, "rm", "-f", NGINX_DROPIN, check=False)
+    else:
+        subprocess.run(
+            ["docker", "exec", "-i", node, "sh", "-c", f"cat > {NGINX_DROPIN}"],
+            input=NGINX_HTTP.format(port=port), text=True, check=True, timeout=60,
+        )  # fmt: skip
+    docker("exec", node, "sh", "-c", "nginx -t -q && systemctl reload nginx")
+
+
+def factory_for(ca: str | None, auth: tuple[str, str] | None, host: str | None, check_hostname: bool = True):
+    headers = {"Host": host} if host else {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    ctx: ssl.SSLContext | bool = True
+    if ca:
+        ctx = ssl.create_default_context(cafile=ca)
+        # The node's address is not in its certificate (its name is); the chain is still verified.
+        ctx.check_hostname = check_hostname
+
+    def factory() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1, ssl=ctx, keepalive_timeout=60),
+            headers=headers,
+            timeout=REQUEST_TIMEOUT,
+        )
+
+    return factory
+
+
+def wait_up(url: str, timeout: float = 120) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if http_ok(url):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{url} did not answer within {timeout:g} s")
+
+
+async def bench(args, targets: list[Target]):
+    experiments = {t.name: await create_experiment(t.session_factory, t.base) for t in targets}
+    iterations = {t.name: make_iteration(t.base, experiments[t.name], args.metrics) for t in targets}
+    try:
+        return await run_plan(
+            targets,
+            iterations,
+            levels=args.clients,
+            seconds=args.seconds,
+            repeat=args.repeat,
+            warmup=args.warmup,
+        )
+    finally:
+        for t in targets:
+            await delete_experiment(t.session_factory, t.base, experiments[t.name])
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--prefix", default="benchd-", help="the platform's name prefix")
+    p.add_argument("--url", default="https://127.0.0.1:38543", help="the platform's tracking URL")
+    p.add_argument(
+        "--secrets", default=".cache/bench/deploy/secrets", help="the platform's secrets directory"
+    )
+    p.add_argument("--user", default="training")
+    p.add_argument("--clients", default="16", type=lambda s: [int(x) for x in s.split(",")])
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--metrics", type=int, default=10)
+    p.add_argument(
+        "--workers", type=int, default=4, help="workers of the pg and pg+auth servers (stock's default)"
+    )
+    p.add_argument("--only", help="comma-separated targets to run (default: all)")
+    p.add_argument("--json", help="write the results to this file")
+    return p.parse_args()
+
+
+def report(args, results) -> None:
+    print("\nall layers:")
+    print_levels(results)
+    top = max(args.clients)
+    by = {r.target: r for r in results if r.clients == top}
+    if "stock" in by:
+        print(
+            f"\nat {top} clients, each layer against stock (throughput ratio, p99, server CPU per request):"
+        )
+        for r in by.values():
+            cpu = r.server_cpu_ms_per_req if r.server_cpu_ms_per_req is not None else float("nan")
+            print(
+                f"  {r.target:<10} {r.rps / by['stock'].rps:5.2f}x  p99 {r.p99_ms:6.0f} ms  CPU {cpu:5.1f} ms/req"
+            )
+
+
+def main() -> int:
+    args = parse_args()
+
+    node, db = f"{args.prefix}tracking-node", f"{args.prefix}englab-db"
+    secrets_dir = Path(args.secrets)
+    ca = str(secrets_dir / "tracking_ca.crt")
+    auth = (args.user, (secrets_dir / f"tracking_user_{args.user}").read_text().strip())
+    ip = next(iter(json.loads(docker("inspect", node))[0]["NetworkSettings"]["Networks"].values()))[
+        "IPAddress"
+    ]
+    argv, unit_env = production_unit(node)
+    node_meter = container_cpu([node, db])
+    wanted = set(args.only.split(",")) if args.only else None
+    pg_port, auth_port, http_port = 5100, 5101, 8081
+
+    workdir = tempfile.TemporaryDirectory(prefix="bench-mlflow-layers-")
+    stock = None
+    targets: list[Target] = []
+    try:
+        if not wanted or "stock" in wanted:
+            port = free_port()
+            mlflow = str(Path(sys.executable).parent / "mlflow")
+            stock = StockServer(
+                "stock-mlflow-server", [mlflow, "server", "--host", "127.0.0.1", "--port", str(port)],
+                Path(workdir.name), f"http://127.0.0.1:{port}/health",
+            )  # fmt: skip
+            stock.start()
+            targets.append(
+                Target("stock", f"http://127.0.0.1:{port}", factory_for(None, None, None), stock.cpu_meter())
+            )
+        if not wanted or "pg" in wanted:
+            start_layer_server(node, "pg", with_args(argv, pg_port, args.workers, auth=False), **unit_env)
+            wait_up(f"http://{ip}:{pg_port}/health")
+            targets.append(
+                Target("pg", f"http://{ip}:{pg_port}", factory_for(None, None, "127.0.0.1"), node_meter)
+            )
+        if not wanted or "pg+auth" in wanted:
+            start_layer_server(
+                node, "pg-auth", with_args(argv, auth_port, args.workers, auth=True), **unit_env
+            )
+            wait_up(f"http://{ip}:{auth_port}/health")
+            targets.append(
+                Target(
+                    "pg+auth", f"http://{ip}:{auth_port}", factory_for(None, auth, "127.0.0.1"), node_meter
+                )
+            )
+        if not wanted or "nginx" in wanted:
+            nginx_dropin(node, http_port)
+            targets.append(
+                Target("nginx", f"http://{ip}:{http_port}", factory_for(None, auth, "127.0.0.1"), node_meter)
+            )
+        if not wanted or "nginx+tls" in wanted:
+            targets.append(
+                Target(
+                    "nginx+tls",
+                    f"https://{ip}:443",
+                    factory_for(ca, auth, "127.0.0.1", check_hostname=False),
+                    node_meter,
+                )
+            )
+        if not wanted or "ours" in wanted:
+            meter = sum_meters(node_meter, server_side_meter(args.url, ""))
+            targets.append(Target("ours", args.url.rstrip("/"), factory_for(ca, auth, None), meter))
+        print(
+            f"tracking layers: {', '.join(t.name for t in targets)}; levels {args.clients} x {args.seconds:g} s x "
+            f"{args.repeat}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        )
+        results = asyncio.run(bench(args, targets))
+    finally:
+        if stock:
+            stock.stop()
+        stop_layer_servers(node)
+        if not wanted or "nginx" in wanted:
+            nginx_dropin(node, None)
+        workdir.cleanup()
+    report(args, results)
+    write_json(args.json, {"benchmark": "tracking_layers", "args": vars(args), "levels": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
