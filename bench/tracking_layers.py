@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -54,6 +55,7 @@ from loadgen import (
 from tracking_load import create_experiment, delete_experiment, make_iteration
 
 UNIT_PREFIX = "englab-bench-layer-"
+HTTP_PORT = 8081
 NGINX_DROPIN = "/etc/nginx/conf.d/englab-bench-layers.conf"
 
 
@@ -162,6 +164,36 @@ def factory_for(ca: str | None, auth: tuple[str, str] | None, host: str | None, 
     return factory
 
 
+def production_instances(node: str) -> list[str]:
+    out = docker("exec", node, "systemctl", "list-units", "--plain", "--no-legend", "englab-mlflow@*.service")
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def wait_healthy(url: str, ca: str, timeout: float = 120) -> None:
+    """Until the platform's URL answers /health through nginx (the instances just restarted)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=2, context=ctx) as resp:  # noqa: S310
+                if resp.status == 200:
+                    time.sleep(6)  # nginx's fail_timeout: an instance marked failed while it started
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url}/health did not answer within {timeout:g} s")
+
+
+def phase(args, targets: list[Target], what: str):
+    print(
+        f"\n== {what}: {', '.join(t.name for t in targets)}; levels {args.clients} x {args.seconds:g} s x "
+        f"{args.repeat}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
+    sys.stdout.flush()
+    return asyncio.run(bench(args, targets))
+
+
 def wait_up(url: str, timeout: float = 120) -> None:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
@@ -209,20 +241,52 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def report(args, results) -> None:
+def report(args, phases: list[list]) -> None:
     print("\nall layers:")
-    print_levels(results)
+    print_levels([r for results in phases for r in results])
     top = max(args.clients)
-    by = {r.target: r for r in results if r.clients == top}
-    if "stock" in by:
-        print(
-            f"\nat {top} clients, each layer against stock (throughput ratio, p99, server CPU per request):"
-        )
+    print(
+        f"\nat {top} clients, each layer against stock in the same phase (throughput, p99, server CPU per request):"
+    )
+    for results in phases:
+        by = {r.target: r for r in results if r.clients == top}
+        base = by.get("stock")
         for r in by.values():
+            if r.target == "stock" or base is None:
+                continue
             cpu = r.server_cpu_ms_per_req if r.server_cpu_ms_per_req is not None else float("nan")
+            base_cpu = base.server_cpu_ms_per_req if base.server_cpu_ms_per_req is not None else float("nan")
             print(
-                f"  {r.target:<10} {r.rps / by['stock'].rps:5.2f}x  p99 {r.p99_ms:6.0f} ms  CPU {cpu:5.1f} ms/req"
+                f"  {r.target:<10} {r.rps:7.1f} vs {base.rps:7.1f} req/s = {r.rps / base.rps:5.2f}x   "
+                f"p99 {r.p99_ms:6.0f} vs {base.p99_ms:6.0f} ms   CPU {cpu:5.1f} vs {base_cpu:5.1f} ms/req   "
+                f"errors {r.errors}"
             )
+
+
+def nginx_targets(
+    args, node: str, ip: str, *, ca: str, auth: tuple[str, str], node_meter, wanted
+) -> list[Target]:
+    """Phase 3's targets: nginx in plain HTTP (a drop-in listener), nginx with TLS, then as users reach it."""
+    http_port = HTTP_PORT
+    targets = []
+    if not wanted or "nginx" in wanted:
+        nginx_dropin(node, http_port)
+        targets.append(
+            Target("nginx", f"http://{ip}:{http_port}", factory_for(None, auth, "127.0.0.1"), node_meter)
+        )
+    if not wanted or "nginx+tls" in wanted:
+        targets.append(
+            Target(
+                "nginx+tls",
+                f"https://{ip}:443",
+                factory_for(ca, auth, "127.0.0.1", check_hostname=False),
+                node_meter,
+            )
+        )
+    if not wanted or "ours" in wanted:
+        meter = sum_meters(node_meter, server_side_meter(args.url, ""))
+        targets.append(Target("ours", args.url.rstrip("/"), factory_for(ca, auth, None), meter))
+    return targets
 
 
 def main() -> int:
@@ -238,70 +302,64 @@ def main() -> int:
     argv, unit_env = production_unit(node)
     node_meter = container_cpu([node, db])
     wanted = set(args.only.split(",")) if args.only else None
-    pg_port, auth_port, http_port = 5100, 5101, 8081
+    pg_port, auth_port = 5100, 5101
 
     workdir = tempfile.TemporaryDirectory(prefix="bench-mlflow-layers-")
     stock = None
-    targets: list[Target] = []
+    results: list[list] = []
+    instances = production_instances(node)
     try:
-        if not wanted or "stock" in wanted:
-            port = free_port()
-            mlflow = str(Path(sys.executable).parent / "mlflow")
-            stock = StockServer(
-                "stock-mlflow-server", [mlflow, "server", "--host", "127.0.0.1", "--port", str(port)],
-                Path(workdir.name), f"http://127.0.0.1:{port}/health",
-            )  # fmt: skip
-            stock.start()
-            targets.append(
-                Target("stock", f"http://127.0.0.1:{port}", factory_for(None, None, None), stock.cpu_meter())
-            )
-        if not wanted or "pg" in wanted:
-            start_layer_server(node, "pg", with_args(argv, pg_port, args.workers, auth=False), **unit_env)
-            wait_up(f"http://{ip}:{pg_port}/health")
-            targets.append(
-                Target("pg", f"http://{ip}:{pg_port}", factory_for(None, None, "127.0.0.1"), node_meter)
-            )
-        if not wanted or "pg+auth" in wanted:
-            start_layer_server(
-                node, "pg-auth", with_args(argv, auth_port, args.workers, auth=True), **unit_env
-            )
-            wait_up(f"http://{ip}:{auth_port}/health")
-            targets.append(
-                Target(
-                    "pg+auth", f"http://{ip}:{auth_port}", factory_for(None, auth, "127.0.0.1"), node_meter
-                )
-            )
-        if not wanted or "nginx" in wanted:
-            nginx_dropin(node, http_port)
-            targets.append(
-                Target("nginx", f"http://{ip}:{http_port}", factory_for(None, auth, "127.0.0.1"), node_meter)
-            )
-        if not wanted or "nginx+tls" in wanted:
-            targets.append(
-                Target(
-                    "nginx+tls",
-                    f"https://{ip}:443",
-                    factory_for(ca, auth, "127.0.0.1", check_hostname=False),
-                    node_meter,
-                )
-            )
-        if not wanted or "ours" in wanted:
-            meter = sum_meters(node_meter, server_side_meter(args.url, ""))
-            targets.append(Target("ours", args.url.rstrip("/"), factory_for(ca, auth, None), meter))
-        print(
-            f"tracking layers: {', '.join(t.name for t in targets)}; levels {args.clients} x {args.seconds:g} s x "
-            f"{args.repeat}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        port = free_port()
+        mlflow = str(Path(sys.executable).parent / "mlflow")
+        stock = StockServer(
+            "stock-mlflow-server", [mlflow, "server", "--host", "127.0.0.1", "--port", str(port)],
+            Path(workdir.name), f"http://127.0.0.1:{port}/health",
+        )  # fmt: skip
+        stock.start()
+        stock_target = Target(
+            "stock", f"http://127.0.0.1:{port}", factory_for(None, None, None), stock.cpu_meter()
         )
-        results = asyncio.run(bench(args, targets))
+        # Phases 1 and 2: one extra server alone on the database (the production instances stopped:
+        # their idle pools would take connection slots), each beside stock.
+        for name, port_, with_auth in (("pg", pg_port, False), ("pg+auth", auth_port, True)):
+            if wanted and name not in wanted:
+                continue
+            docker("exec", node, "systemctl", "stop", *instances)
+            unit = name.replace("+", "-")
+            start_layer_server(node, unit, with_args(argv, port_, args.workers, auth=with_auth), **unit_env)
+            wait_up(f"http://{ip}:{port_}/health")
+            target = Target(
+                name,
+                f"http://{ip}:{port_}",
+                factory_for(None, auth if with_auth else None, "127.0.0.1"),
+                node_meter,
+            )
+            results.append(
+                phase(
+                    args,
+                    [stock_target, target],
+                    f"{name}: mlflow server --workers {args.workers} on our PostgreSQL",
+                )
+            )
+            docker("exec", node, "systemctl", "stop", f"{UNIT_PREFIX}{unit}")
+        # Phase 3: the production instances behind nginx, without and with TLS, then as users reach them.
+        docker("exec", node, "systemctl", "start", *instances)
+        targets = [
+            stock_target,
+            *nginx_targets(args, node, ip, ca=ca, auth=auth, node_meter=node_meter, wanted=wanted),
+        ]
+        wait_healthy(args.url, ca)
+        if len(targets) > 1:
+            results.append(phase(args, targets, "the production instances behind nginx"))
     finally:
         if stock:
             stock.stop()
         stop_layer_servers(node)
-        if not wanted or "nginx" in wanted:
-            nginx_dropin(node, None)
+        docker("exec", node, "systemctl", "start", *instances, check=False)
+        nginx_dropin(node, None)
         workdir.cleanup()
     report(args, results)
-    write_json(args.json, {"benchmark": "tracking_layers", "args": vars(args), "levels": results})
+    write_json(args.json, {"benchmark": "tracking_layers", "args": vars(args), "phases": results})
     return 0
 
 

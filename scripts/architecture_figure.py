@@ -79,11 +79,23 @@ def terraform_resources(tf_dir: Path) -> tuple[list[dict], dict]:
 
 
 def for_each_keys(body: dict, locals_: dict) -> list[str]:
-    """The instance keys of a for_each over a literal map in locals (the VMs), else []."""
+    """The instance keys of a for_each over a literal map in locals (the VMs), or over a merge() of
+    locals of which the literal maps give the keys (the nodes of the seed), else []."""
     match = re.fullmatch(r"\$\{local\.(\w+)\}", str(body.get("for_each", "")))
-    if not match or not isinstance(locals_.get(match.group(1)), dict):
+    if not match:
         return []
-    return sorted(unquote(k) for k in locals_[match.group(1)] if k != "__is_block__")
+    return _local_keys(match.group(1), locals_)
+
+
+def _local_keys(name: str, locals_: dict) -> list[str]:
+    value = locals_.get(name)
+    if isinstance(value, dict):
+        return sorted(unquote(k) for k in value if k != "__is_block__")
+    merged = re.fullmatch(r"\$\{merge\(([^()]*)\)\}", str(value))
+    if not merged:
+        return []
+    names = re.findall(r"local\.(\w+)", merged.group(1))
+    return sorted({key for other in names for key in _local_keys(other, locals_)})
 
 
 def contract_groups(contract: Path) -> list[tuple[str, str, str]]:
@@ -103,8 +115,11 @@ def local_nodes(vars_file: Path) -> tuple[str, list[tuple[str, str]]]:
     data = yaml.safe_load(vars_file.read_text())
     network = PREFIX_VAR.sub("", data["__provision_network"]).strip()
     nodes = [
-        (PREFIX_VAR.sub("", n["name"]).strip(), n["node"]["group"]) for n in data["__provision_local_nodes"]
+        (PREFIX_VAR.sub("", n["name"]).strip(), n["node"]["group"])
+        for n in data["__provision_local_seed_nodes"]
     ]
+    # The serving nodes (mlops_serving_node_count of them) and the load balancer in front of them.
+    nodes += [("serving-node", "serving"), ("serving-lb", "load balancer")]
     return network, nodes
 
 

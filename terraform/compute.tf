@@ -5,11 +5,12 @@ resource "google_compute_instance" "node" {
   #checkov:skip=CKV_GCP_38:Boot disks use Google-managed encryption; customer-supplied keys (CSEK) would have to be handed to Terraform and stored in its state, which is the weakness this root removes. CMEK is a documented extension.
   name         = "${var.prefix}${each.key}"
   machine_type = each.value.machine_type
-  zone         = local.zone
+  zone         = each.value.zone
   description  = "englab ${each.value.group} node"
 
   labels = merge(local.labels, { role = each.value.group })
-  tags   = [local.node_tag, "${var.prefix}${each.key}"]
+  # Serving nodes also carry the serving tag (their firewall rules, whatever their number).
+  tags = concat([local.node_tag, "${var.prefix}${each.key}"], each.value.group == "serving" ? [local.serving_tag] : [])
 
   allow_stopping_for_update = true
   can_ip_forward            = false
@@ -54,7 +55,7 @@ resource "google_compute_instance" "node" {
   }
 
   service_account {
-    email = google_service_account.node[each.key].email
+    email = google_service_account.node[each.value.identity].email
     # Access is decided by this node's own service account's IAM grants (iam.tf), as Google recommends.
     scopes = ["cloud-platform"]
   }

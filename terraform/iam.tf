@@ -2,10 +2,11 @@
 # where Google Cloud allows it. No Cloud SQL role: the tracking node reaches the database over its
 # private IP with password authentication, which needs no IAM.
 #   tracking-node: the database password secret (accessor), the artifact bucket (object admin)
-#   serving-node:  the Docker repository (writer: push and pull its images)
+#   serving-node:  the Docker repository (writer: push and pull its images); every serving node runs as it
 #   training-node: nothing beyond logs and metrics (artifacts go through the tracking server)
 resource "google_service_account" "node" {
-  for_each = local.nodes
+  # One per node of the seed; serving-node-2 ... run as serving-node's.
+  for_each = local.seed_nodes
 
   account_id   = "${var.prefix}${each.value.group}-sa"
   display_name = "englab MLflow ${each.key}"
@@ -20,7 +21,7 @@ locals {
   # Logging and monitoring agents run on every node; these roles only exist at project level.
   agent_roles = ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
   agent_grants = {
-    for pair in setproduct(keys(local.nodes), local.agent_roles) :
+    for pair in setproduct(keys(google_service_account.node), local.agent_roles) :
     "${pair[0]}/${pair[1]}" => { node = pair[0], role = pair[1] }
   }
 }

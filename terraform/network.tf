@@ -176,11 +176,11 @@ resource "google_compute_firewall" "serving" {
 
   name        = "${var.prefix}englab-allow-serving"
   network     = google_compute_network.vpc.id
-  description = "The model server's port, from the networks listed in serving_allowed_cidrs only."
+  description = "The model servers' port, from the networks listed in serving_allowed_cidrs only."
   direction   = "INGRESS"
 
   source_ranges = var.serving_allowed_cidrs
-  target_tags   = ["${var.prefix}serving-node"]
+  target_tags   = [local.serving_tag]
 
   allow {
     protocol = "tcp"

@@ -82,7 +82,7 @@ output "repository_url" {
 output "service_accounts" {
   description = "Each node's own service account e-mail, keyed by instance name (as in nodes); informational, the inventory contract does not read it."
   value = {
-    for key, node in local.nodes : google_compute_instance.node[key].name => google_service_account.node[key].email
+    for key, node in local.nodes : google_compute_instance.node[key].name => google_service_account.node[node.identity].email
   }
 }
 
@@ -99,6 +99,21 @@ output "tracking_url" {
 output "tracking_port" {
   description = "Port of the tracking server's HTTPS proxy (mlops_tracking_port)."
   value       = var.tracking_port
+}
+
+output "serving_lb_url" {
+  description = "URL of the serving load balancer (mlops_serving_lb_url): the internal passthrough load balancer in front of every serving node, for clients inside the VPC."
+  value       = "http://${google_compute_forwarding_rule.serving_internal.ip_address}${var.serving_port == 80 ? "" : ":${var.serving_port}"}"
+}
+
+output "serving_external_url" {
+  description = "URL of the external HTTPS load balancer (serving_external_enabled), or null. It answers serving_external_allowed_cidrs only, once serving_external_domain points at serving_external_ip and the managed certificate is active."
+  value       = var.serving_external_enabled ? "https://${var.serving_external_domain}" : null
+}
+
+output "serving_external_ip" {
+  description = "Address of the external HTTPS load balancer for serving_external_domain's A record, or null."
+  value       = var.serving_external_enabled ? google_compute_global_address.serving_external[0].address : null
 }
 
 output "serving_port" {

@@ -359,6 +359,72 @@ variable "tracking_port" {
   }
 }
 
+variable "serving_node_count" {
+  description = "Number of serving nodes (serving-node, serving-node-2, ...), spread over the region's zones behind the serving load balancer."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.serving_node_count >= 1 && var.serving_node_count <= 20 && var.serving_node_count == floor(var.serving_node_count)
+    error_message = "serving_node_count: a whole number of serving nodes, 1-20."
+  }
+}
+
+variable "serving_zones" {
+  description = "Zones of the serving nodes, used in turn. Empty: the nodes' zone, then the region's other zones that are up."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for z in var.serving_zones : startswith(z, "${var.region}-") && can(regex("^[a-z]+-[a-z]+[0-9]+-[a-z]$", z))])
+    error_message = "serving_zones: zones of the chosen region, e.g. [\"europe-west1-b\", \"europe-west1-c\"]."
+  }
+  validation {
+    condition     = length(distinct(var.serving_zones)) == length(var.serving_zones)
+    error_message = "serving_zones: each zone once."
+  }
+}
+
+variable "serving_external_enabled" {
+  description = "Opt-in: an external HTTPS load balancer (Google-managed certificate for serving_external_domain) in front of the serving nodes, reachable only from serving_external_allowed_cidrs (Cloud Armor). Off: only the internal load balancer, for clients inside the VPC."
+  type        = bool
+  default     = false
+}
+
+variable "serving_external_domain" {
+  description = "DNS name of the external HTTPS load balancer (its Google-managed certificate); point an A record at the serving_external_ip output. Required with serving_external_enabled."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.serving_external_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.serving_external_domain))
+    error_message = "serving_external_domain: a DNS name such as models.example.com."
+  }
+  validation {
+    condition     = !var.serving_external_enabled || var.serving_external_domain != ""
+    error_message = "serving_external_domain: required when serving_external_enabled is true (the managed certificate's name)."
+  }
+}
+
+variable "serving_external_allowed_cidrs" {
+  description = "Networks (CIDR) the external HTTPS load balancer answers; every other source gets 403 from its Cloud Armor policy. Required with serving_external_enabled; 0.0.0.0/0 is refused."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.serving_external_allowed_cidrs : try(cidrsubnet(cidr, 0, 0) == cidr, false) && !startswith(cidr, "0.0.0.0/")])
+    error_message = "serving_external_allowed_cidrs: IPv4 networks in CIDR notation with no host bits set, e.g. 198.51.100.0/24; 0.0.0.0/0 is refused."
+  }
+  validation {
+    condition     = !var.serving_external_enabled || length(var.serving_external_allowed_cidrs) > 0
+    error_message = "serving_external_allowed_cidrs: required when serving_external_enabled is true; the load balancer is never open to the whole internet."
+  }
+  validation {
+    condition     = length(var.serving_external_allowed_cidrs) <= 10
+    error_message = "serving_external_allowed_cidrs: at most 10 networks (one Cloud Armor rule)."
+  }
+}
+
 variable "serving_port" {
   description = "Port of the serving node's model proxy (nginx; mlops_serving_port in the inventory contract), opened to serving_allowed_cidrs."
   type        = number

@@ -41,6 +41,7 @@ REQUIRED_STRINGS = (
     "artifact_destination",
     "repository_url",
     "repository_login",
+    "serving_lb_url",
 )
 # Ports the contract carries: the database's, and the proxies' the firewall opens and nginx listens on.
 PORTS = ("db_port", "tracking_port", "serving_port")
@@ -62,6 +63,7 @@ CONTRACT_FACTS = (
     "mlops_db_port",
     "mlops_tracking_port",
     "mlops_serving_port",
+    "mlops_serving_lb_url",
     "mlops_db_name",
     "mlops_db_user",
     "mlops_db_password_secret",
@@ -189,6 +191,11 @@ def validate_outputs(outputs, target="gcp"):
     if not plain["tracking_url"].startswith("https://"):
         raise ContractError(
             "Terraform output 'tracking_url' must be an https:// URL, got %r" % plain["tracking_url"]
+        )
+    if not plain["serving_lb_url"].startswith(("http://", "https://")):
+        raise ContractError(
+            "Terraform output 'serving_lb_url' must be an http:// or https:// URL, got %r"
+            % plain["serving_lb_url"]
         )
     if plain["db_sslmode"] not in SSLMODES:
         raise ContractError(
@@ -351,6 +358,7 @@ def contract_hosts(
         "mlops_db_port": _port(plain, "db_port"),
         "mlops_tracking_port": _port(plain, "tracking_port"),
         "mlops_serving_port": _port(plain, "serving_port"),
+        "mlops_serving_lb_url": plain["serving_lb_url"],
         "mlops_db_name": plain["db_name"],
         "mlops_db_user": plain["db_user"],
         "mlops_db_password_secret": plain["db_password_secret"],

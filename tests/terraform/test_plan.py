@@ -191,9 +191,10 @@ def test_one_service_account_per_node(planned: Planned) -> None:
     }
     config = {r["address"]: r for r in planned.plan["configuration"]["root_module"]["resources"]}
     email = config["google_compute_instance.node"]["expressions"]["service_account"][0]["email"]
-    # Each instance (for_each over local.nodes) uses the account of its own key.
-    assert email["references"] == ["google_service_account.node", "each.key"]
-    assert config["google_service_account.node"]["for_each_expression"]["references"] == ["local.nodes"]
+    # Each instance (for_each over local.nodes) uses the account of its identity: its own for the seed's
+    # nodes, serving-node's for serving-node-2 ... (tests/terraform/test_serving_lb.py).
+    assert email["references"] == ["google_service_account.node", "each.value.identity", "each.value"]
+    assert config["google_service_account.node"]["for_each_expression"]["references"] == ["local.seed_nodes"]
     assert config["google_compute_instance.node"]["for_each_expression"]["references"] == ["local.nodes"]
 
 
@@ -264,7 +265,7 @@ def test_outputs_are_the_inventory_contract(planned: Planned) -> None:
         "artifact_destination", "db_host", "db_name", "db_password_secret", "db_port", "db_sslmode",
         "db_user", "deletion_protection", "name_prefix", "nodes", "project_id", "region",
         "repository_login", "repository_url", "service_accounts", "ssh_user", "tracking_url",
-        "tracking_port", "serving_port",
+        "tracking_port", "serving_port", "serving_lb_url", "serving_external_url", "serving_external_ip",
     }  # fmt: skip
     assert set(outputs) == expected
     assert not any(o.get("sensitive") for o in outputs.values())
@@ -374,7 +375,8 @@ def test_external_ip_only_where_asked(custom_plan: dict) -> None:
 def test_opt_in_networks_and_prefix(custom_plan: dict) -> None:
     rules = {r["values"]["name"]: r["values"] for r in by_type(custom_plan, "google_compute_firewall")}
     assert rules["ci-englab-allow-serving"]["source_ranges"] == ["198.51.100.0/24"]
-    assert rules["ci-englab-allow-serving"]["target_tags"] == ["ci-serving-node"]
+    # Every serving node carries the serving tag, however many there are.
+    assert rules["ci-englab-allow-serving"]["target_tags"] == ["ci-englab-serving"]
     assert set(rules["ci-englab-allow-ssh"]["source_ranges"]) == {IAP_RANGE, "203.0.113.0/24"}
     assert set(rules["ci-englab-allow-tracking-https"]["source_ranges"]) == {SUBNET, "203.0.113.0/24"}
     # admin_cidrs widen the admin rule only; the IAP rule stays IAP-only, with the prefixed tag.

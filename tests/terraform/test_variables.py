@@ -41,6 +41,16 @@ BAD = [
     ("db_name", "mlflow-db", "db_name: a PostgreSQL identifier"),
     ("db_user", "postgres", "db_user: a PostgreSQL role name"),
     ("serving_port", "80", "serving_port: an unprivileged port"),
+    ("serving_node_count", "0", "serving_node_count: a whole number of serving nodes, 1-20"),
+    ("serving_node_count", "2.5", "serving_node_count: a whole number of serving nodes, 1-20"),
+    ("serving_zones", '["us-central1-a"]', "serving_zones: zones of the chosen region"),
+    ("serving_external_domain", "models example", "serving_external_domain: a DNS name"),
+    ("serving_external_allowed_cidrs", '["0.0.0.0/0"]', "serving_external_allowed_cidrs: IPv4 networks"),
+    (
+        "serving_external_enabled",
+        "true",
+        "serving_external_allowed_cidrs: required when serving_external_enabled is true",
+    ),
     ("artifact_bucket_name", "Bad_Bucket", "artifact_bucket_name: 3-63 characters"),
     ("db_backup_start_time", "25:00", "db_backup_start_time: HH:MM"),
     ("destroy_data", "true", "destroy_data: true is refused while deletion_protection is true"),
@@ -66,11 +76,16 @@ def _groups() -> list[dict[str, str]]:
     """
     apart = {
         "zone": {"region"},
-        "region": {"zone"},
+        "region": {"zone", "serving_zones"},
         # gpu_count's validations read these; Terraform skips them while either is invalid.
         "gpu_count": {"training_machine_type", "gpu_type", "destroy_data"},
         "training_machine_type": {"gpu_count"},
         "gpu_type": {"gpu_count"},
+        # The external load balancer's validations read serving_external_enabled.
+        "serving_external_enabled": {"serving_external_domain", "serving_external_allowed_cidrs"},
+        "serving_external_domain": {"serving_external_enabled"},
+        "serving_external_allowed_cidrs": {"serving_external_enabled"},
+        "serving_zones": {"region"},
     }
     groups: list[dict[str, str]] = []
     for name, value, _unused in BAD:

@@ -40,6 +40,7 @@ def gcp_outputs(ssh_user="u"):
         "artifact_destination": "gs://b",
         "repository_url": "r",
         "repository_login": "gcp_token",
+        "serving_lb_url": "http://10.0.0.50:8080",
         "ssh_user": ssh_user,
         "project_id": "p",
     }

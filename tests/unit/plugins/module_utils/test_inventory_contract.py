@@ -22,6 +22,7 @@ CONTRACT_FACTS = {
     "mlops_db_port",
     "mlops_tracking_port",
     "mlops_serving_port",
+    "mlops_serving_lb_url",
     "mlops_db_name",
     "mlops_db_user",
     "mlops_db_password_secret",
@@ -68,6 +69,7 @@ def gcp_outputs(**overrides):
         "artifact_destination": "gs://proj-mlflow-artifacts",
         "repository_url": "europe-west1-docker.pkg.dev/proj/englab-repository",
         "repository_login": "gcp_token",
+        "serving_lb_url": "http://10.20.0.9:8080",
         "ssh_user": "sa_1234",
         "project_id": "proj",
         "region": "europe-west1",
@@ -102,6 +104,7 @@ def local_outputs():
         "artifact_destination": "/var/lib/mlflow/artifacts",
         "repository_url": "englab-repository:5000",
         "repository_login": "htpasswd",
+        "serving_lb_url": "http://dev-serving-lb",
     }
 
 
