@@ -32,6 +32,10 @@ LOGS = ROOT / ".cache" / "e2e"
 PREFIX = os.environ.get("ENGLAB_E2E_PREFIX", "englab-e2e-")
 TRACKING_PORT = int(os.environ.get("ENGLAB_E2E_TRACKING_PORT", "18443"))
 SERVING_PORT = int(os.environ.get("ENGLAB_E2E_SERVING_PORT", "18080"))
+# Issue 20: the platform serves from two serving nodes behind the serving load balancer, which
+# publishes SERVING_PORT; every deploy and rollback of the suite rolls across both.
+SERVING_NODES = 2
+SERVING_NODE_NAMES = ("serving-node", *(f"serving-node-{i}" for i in range(2, SERVING_NODES + 1)))
 
 
 # JSON results: a message stays on one line as written (the YAML format folds long lines and
@@ -74,6 +78,7 @@ class Platform:
             "mlops_secrets_dir": str(self.secrets_dir),
             "mlops_local_tracking_port": TRACKING_PORT,
             "mlops_local_serving_port": SERVING_PORT,
+            "mlops_serving_node_count": SERVING_NODES,
         }
         base.update(more)
         return base

@@ -35,7 +35,7 @@ from pathlib import Path
 import ansible_runner
 import pytest
 import yaml
-from conftest import LOGS, ROOT, SERVING_PORT, TRACKING_PORT, Platform
+from conftest import LOGS, ROOT, SERVING_NODES, SERVING_PORT, TRACKING_PORT, Platform
 
 AWX_VARS = ROOT / "playbooks" / "vars" / "awx.yml"
 
@@ -99,7 +99,11 @@ def fresh_job(platform: Platform, base: Path, name: str) -> tuple[Path, dict]:
     extravars.update({"mlops_target": "local", "mlops_name_prefix": platform.prefix})
     extravars.update(template_extra_vars(platform))
     extravars.update(
-        {"mlops_local_tracking_port": str(TRACKING_PORT), "mlops_local_serving_port": str(SERVING_PORT)}
+        {
+            "mlops_local_tracking_port": str(TRACKING_PORT),
+            "mlops_local_serving_port": str(SERVING_PORT),
+            "mlops_serving_node_count": SERVING_NODES,
+        }
     )
     (pdd / "env").mkdir()
     (pdd / "env" / "extravars").write_text(json.dumps(extravars))

@@ -12,9 +12,9 @@ import shlex
 import subprocess
 
 import pytest
-from conftest import LOGS, ROOT, Platform
+from conftest import LOGS, ROOT, SERVING_NODE_NAMES, Platform
 
-NODES = ("training-node", "tracking-node", "serving-node", "englab-db", "englab-repository")
+NODES = ("training-node", "tracking-node", *SERVING_NODE_NAMES, "englab-db", "englab-repository")
 LOGIN_USER = "englab-admin"
 REPORT = ROOT / "tests" / "fixtures" / "playbooks" / "contract_report.yml"
 # What provision itself runs in a node through the Docker API (the cloud's side: boot wait and

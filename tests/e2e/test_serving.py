@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Platform, recap
+from conftest import SERVING_NODE_NAMES, Platform, recap
 
 MODEL = "englab-diabetes"
 
@@ -90,7 +90,8 @@ def container_id(platform: Platform, slot: str) -> str:
 def under_load(platform: Platform, action: Callable[[], object]) -> tuple[list[tuple], object]:
     """Run `action` while four client threads POST the served model's input example without pause.
 
-    Each result is (start time, status, X-Model-Version, error); every request opens a new connection.
+    Each result is (start time, status, X-Model-Version, error, X-Serving-Node); every request opens a
+    new connection.
     """
     status, _unused, example = http(platform.serving_url + "/englab/input-example")
     assert status == 200, "the served version publishes no input example"
@@ -103,11 +104,17 @@ def under_load(platform: Platform, action: Callable[[], object]) -> tuple[list[t
             start = time.monotonic()
             try:
                 code, headers, body = http(platform.serving_url + "/invocations", example)
-                row = (start, code, headers.get("X-Model-Version"), "" if code == 200 else body[:200])
+                row = (
+                    start,
+                    code,
+                    headers.get("X-Model-Version"),
+                    "" if code == 200 else body[:200],
+                    headers.get("X-Serving-Node"),
+                )
                 if code == 200:
                     json.loads(body)["predictions"]
             except Exception as exc:  # every failure is a result to report
-                row = (start, 0, None, repr(exc))
+                row = (start, 0, None, repr(exc), None)
             with lock:
                 results.append(row)
 
@@ -218,8 +225,15 @@ def test_rollout_under_load_drops_no_request(platform: Platform, versions: dict[
     assert failures == [], failures[:5]
     seen = [r[2] for r in results]
     assert seen[0] == before["version"] and seen[-1] == versions["new"]
-    first_new = seen.index(versions["new"])
-    assert set(seen[first_new + 20 :]) == {versions["new"]}, "requests went back to the old version"
+    # The serving nodes switch one after the other (issue 20): each answers the old version, then the
+    # new one, and never the old one again; both answered during the rollout.
+    by_node: dict[str, list[str]] = {}
+    for row in results:
+        by_node.setdefault(row[4], []).append(row[2])
+    assert set(by_node) == {platform.node(n) for n in SERVING_NODE_NAMES}, set(by_node)
+    for node, answers in by_node.items():
+        first_new = answers.index(versions["new"])
+        assert set(answers[first_new + 20 :]) == {versions["new"]}, f"{node} went back to the old version"
     after = served(platform)
     assert after["version"] == versions["new"] and after["slot"] != before["slot"]
     old = platform.exec("serving-node", "docker", "inspect", f"englab-model-{before['slot']}", check=False)
@@ -289,6 +303,7 @@ def refused(platform: Platform, version: str, log: str, **variables: object) -> 
     playbook's output."""
     before = served(platform)
     running = container_id(platform, before["slot"])
+    others = {n: platform.exec(n, "cat", STATE_FILE).stdout for n in SERVING_NODE_NAMES[1:]}
     run = platform.playbook(
         "englab.mlops.deploy", log, check=False, serving_node_model_version=version, **variables
     )
@@ -298,6 +313,9 @@ def refused(platform: Platform, version: str, log: str, **variables: object) -> 
     assert f"Version {before['version']} keeps serving" in output
     assert "Traceback" not in output
     assert served(platform) == before
+    # The first serving node refused it, so the rollout stopped there (issue 20): the others never
+    # started the version and keep serving the old one.
+    assert {n: platform.exec(n, "cat", STATE_FILE).stdout for n in SERVING_NODE_NAMES[1:]} == others
     assert container_id(platform, before["slot"]) == running
     other = "green" if before["slot"] == "blue" else "blue"
     assert (

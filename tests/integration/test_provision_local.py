@@ -43,7 +43,7 @@ def test_local_platform_lifecycle(local_vars, playbook):
         # Every node answered ping through the contract's docker connection.
         assert counts[f"{PREFIX}{node}"]["ok"] == 1, first.stdout
         assert counts[f"{PREFIX}{node}"]["unreachable"] == 0
-    assert docker_names("container") == {f"{PREFIX}{node}" for node in NODES}
+    assert docker_names("container") == {f"{PREFIX}{node}" for node in (*NODES, "serving-lb")}
     assert docker_names("network") == {f"{PREFIX}englab-vpc"}
     assert docker_names("volume") == {f"{PREFIX}{volume}" for volume in VOLUMES}
 
@@ -58,8 +58,11 @@ def test_local_platform_lifecycle(local_vars, playbook):
     assert host_config["PortBindings"] == {
         "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(TRACKING_PORT)}]
     }
+    # Issue 20: the serving load balancer publishes the serving port, the serving node nothing.
     serving = json.loads(docker("inspect", f"{PREFIX}serving-node").stdout)[0]
-    assert serving["HostConfig"]["PortBindings"] == {
+    assert serving["HostConfig"]["PortBindings"] == {}
+    balancer = json.loads(docker("inspect", f"{PREFIX}serving-lb").stdout)[0]
+    assert balancer["HostConfig"]["PortBindings"] == {
         "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(SERVING_PORT)}]
     }
     assert exec_in("training-node", "systemctl is-system-running").stdout.strip() in {"running", "degraded"}
@@ -69,6 +72,8 @@ def test_local_platform_lifecycle(local_vars, playbook):
     second = playbook(PROVISION, local_vars)
     assert second.rc == 0, second.output
     assert all(host["changed"] == 0 for host in recap(second).values()), second.stdout
+
+    scale_out_and_back(local_vars, playbook)
 
     assert exec_in("tracking-node", "echo artifact-42 > /var/lib/mlflow/marker").returncode == 0
     assert exec_in("englab-db", "echo row-42 > /var/lib/postgresql/marker").returncode == 0
@@ -89,3 +94,20 @@ def test_local_platform_lifecycle(local_vars, playbook):
     assert docker_names("container") == set()
     assert docker_names("network") == set()
     assert docker_names("volume") == set()
+
+
+def scale_out_and_back(local_vars, playbook) -> None:
+    """A second serving node joins the load balancer; lowered again, it is drained and removed with
+    its Docker engine's volume."""
+    wider = playbook(PROVISION, {**local_vars, "mlops_serving_node_count": 2})
+    assert wider.rc == 0, wider.output
+    assert f"{PREFIX}serving-node-2" in docker_names("container")
+    assert f"{PREFIX}englab-serving-2-docker" in docker_names("volume")
+    config = docker("exec", f"{PREFIX}serving-lb", "cat", "/usr/local/etc/haproxy/haproxy.cfg").stdout
+    assert f"server {PREFIX}serving-node-2 {PREFIX}serving-node-2:80" in config
+    narrower = playbook(PROVISION, local_vars)
+    assert narrower.rc == 0, narrower.output
+    assert f"{PREFIX}serving-node-2" not in docker_names("container")
+    assert f"{PREFIX}englab-serving-2-docker" not in docker_names("volume")
+    config = docker("exec", f"{PREFIX}serving-lb", "cat", "/usr/local/etc/haproxy/haproxy.cfg").stdout
+    assert "serving-node-2" not in config
