@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import shlex
@@ -38,21 +37,19 @@ import time
 import urllib.request
 from pathlib import Path
 
-import aiohttp
 from loadgen import (
-    REQUEST_TIMEOUT,
     StockServer,
     Target,
     container_cpu,
     free_port,
     http_ok,
+    make_session_factory,
     print_levels,
-    run_plan,
     server_side_meter,
     sum_meters,
     write_json,
 )
-from tracking_load import create_experiment, delete_experiment, make_iteration
+from tracking_load import bench
 
 UNIT_PREFIX = "englab-bench-layer-"
 HTTP_PORT = 8081
@@ -145,23 +142,8 @@ def nginx_dropin(node: str, port: int | None) -> None:
 
 
 def factory_for(ca: str | None, auth: tuple[str, str] | None, host: str | None, check_hostname: bool = True):
-    headers = {"Host": host} if host else {}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
-    ctx: ssl.SSLContext | bool = True
-    if ca:
-        ctx = ssl.create_default_context(cafile=ca)
-        # The node's address is not in its certificate (its name is); the chain is still verified.
-        ctx.check_hostname = check_hostname
-
-    def factory() -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=1, ssl=ctx, keepalive_timeout=60),
-            headers=headers,
-            timeout=REQUEST_TIMEOUT,
-        )
-
-    return factory
+    """Sessions for one layer: `Host` set when reached at the node's address (its allowed hosts)."""
+    return make_session_factory(ca, auth, {"Host": host} if host else None, check_hostname=check_hostname)
 
 
 def production_instances(node: str) -> list[str]:
@@ -201,23 +183,6 @@ def wait_up(url: str, timeout: float = 120) -> None:
             return
         time.sleep(0.5)
     raise SystemExit(f"{url} did not answer within {timeout:g} s")
-
-
-async def bench(args, targets: list[Target]):
-    experiments = {t.name: await create_experiment(t.session_factory, t.base) for t in targets}
-    iterations = {t.name: make_iteration(t.base, experiments[t.name], args.metrics) for t in targets}
-    try:
-        return await run_plan(
-            targets,
-            iterations,
-            levels=args.clients,
-            seconds=args.seconds,
-            repeat=args.repeat,
-            warmup=args.warmup,
-        )
-    finally:
-        for t in targets:
-            await delete_experiment(t.session_factory, t.base, experiments[t.name])
 
 
 def parse_args() -> argparse.Namespace:

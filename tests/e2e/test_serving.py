@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -66,13 +67,15 @@ print(json.dumps({{"payload": {{"dataframe_split": rows.to_dict(orient="split")}
 """
 
 
-def http(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, dict, bytes]:
+def http(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, Message, bytes]:
+    """Status, headers (looked up by any case: the serving load balancer sends them in lower case, as
+    HTTP allows), body."""
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 loopback http
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, err.headers, err.read()
 
 
 def served(platform: Platform) -> dict:
