@@ -184,6 +184,19 @@ TABLE = [
     ),
     case(
         "englab.mlops.provision",
+        "mlops_serving_node_count",
+        21,
+        "mlops_serving_node_count must be a whole number of serving nodes between 1 and 20 (0, the default: the "
+        "platform's own number), got 21",
+    ),
+    case(
+        "englab.mlops.site",
+        "mlops_serving_node_count",
+        -2,
+        "mlops_serving_node_count must be a whole number of serving nodes between 1 and 20",
+    ),
+    case(
+        "englab.mlops.provision",
         "mlops_gcp_connection",
         "ssh",
         "value of mlops_gcp_connection must be one of: iap, external, docker, got: ssh",

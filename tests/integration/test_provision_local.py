@@ -105,7 +105,12 @@ def scale_out_and_back(local_vars, playbook) -> None:
     assert f"{PREFIX}englab-serving-2-docker" in docker_names("volume")
     config = docker("exec", f"{PREFIX}serving-lb", "cat", "/usr/local/etc/haproxy/haproxy.cfg").stdout
     assert f"server {PREFIX}serving-node-2 {PREFIX}serving-node-2:80" in config
-    narrower = playbook(PROVISION, local_vars)
+    # Not naming the number keeps the platform's own: nothing is scaled down.
+    kept = playbook(PROVISION, local_vars)
+    assert kept.rc == 0, kept.output
+    assert all(host["changed"] == 0 for host in recap(kept).values()), kept.stdout
+    assert f"{PREFIX}serving-node-2" in docker_names("container")
+    narrower = playbook(PROVISION, {**local_vars, "mlops_serving_node_count": 1})
     assert narrower.rc == 0, narrower.output
     assert f"{PREFIX}serving-node-2" not in docker_names("container")
     assert f"{PREFIX}englab-serving-2-docker" not in docker_names("volume")

@@ -58,7 +58,7 @@ def local_outputs(prefix: str, tracking_port: int = 8443, serving_port: int = 80
         mlops_name_prefix=prefix,
         mlops_local_tracking_port=tracking_port,
         mlops_local_serving_port=serving_port,
-        mlops_serving_node_count=1,
+        __provision_serving_node_count=1,
     )
     templar = Templar(variables=variables)
     return templar.template(trust_as_template("{{ __provision_local_outputs }}"))
