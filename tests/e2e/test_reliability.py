@@ -133,6 +133,10 @@ def test_tracking_recovers_from_a_database_restart_without_a_manual_step(platfor
 
 
 def test_serving_answers_again_within_15_s_after_its_container_is_killed(platform: Platform):
+    """The serving node's scoring server killed: that node's proxy fails until its container is back
+    within 15 s, and predictions through the load balancer keep answering from the other serving node
+    meanwhile (issue 20)."""
+
     def served() -> dict:
         with urllib.request.urlopen(platform.serving_url + "/englab/version", timeout=5) as r:  # noqa: S310
             return json.loads(r.read())
@@ -147,17 +151,29 @@ def test_serving_answers_again_within_15_s_after_its_container_is_killed(platfor
         except (urllib.error.URLError, OSError):
             return False
 
+    def node_predicts() -> bool:
+        """POST /invocations to the killed node's own proxy, from inside the node."""
+        done = subprocess.run(
+            ["docker", "exec", "-i", platform.node("serving-node"), "curl", "-s", "-o", "/dev/null",
+             "-w", "%{http_code}", "--max-time", "5", "-H", "Content-Type: application/json",
+             "--data-binary", "@-", "http://127.0.0.1/invocations"],
+            input=example, capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+        return done.stdout.strip() == b"200"
+
     with urllib.request.urlopen(platform.serving_url + "/englab/input-example", timeout=5) as r:  # noqa: S310
         example = r.read()
     container = f"englab-model-{served()['slot']}"
     inspect = ("docker", "inspect", "-f", "{{.State.Pid}} {{.RestartCount}}", container)
     pid, restarts = platform.exec("serving-node", *inspect).stdout.split()
     platform.exec("serving-node", "kill", "-9", pid)
-    wait_until(lambda: not predicts(), 5, 0.05)  # it really went down
-    elapsed = wait_until(predicts, 15)
+    wait_until(lambda: not node_predicts(), 5, 0.05)  # it really went down
+    answered = [predicts() for _unused in range(10)]
+    elapsed = wait_until(node_predicts, 15)
     print(f"predictions came back {elapsed:.1f} s after the scoring server was killed")
     new_pid, new_restarts = platform.exec("serving-node", *inspect).stdout.split()
     assert new_pid != pid and int(new_restarts) == int(restarts) + 1
+    assert all(answered), f"the load balancer failed {answered.count(False)} of 10 predictions meanwhile"
 
 
 def test_restarted_nodes_and_an_interrupted_site_run_converge_with_nothing_lost(platform: Platform):

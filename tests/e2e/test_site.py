@@ -11,7 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from conftest import LOGS, Platform, recap
+from conftest import LOGS, SERVING_NODE_NAMES, Platform, recap
 
 
 def secrets(platform: Platform) -> dict[str, str]:
@@ -102,7 +102,16 @@ def test_nothing_is_published_beyond_loopback(platform: Platform):
         text=True,
         check=True,
     ).stdout.split()
-    assert len(names) == 5
+    # the nodes, every serving node and the serving load balancer (issue 20)
+    expected = (
+        "training-node",
+        "tracking-node",
+        *SERVING_NODE_NAMES,
+        "serving-lb",
+        "englab-db",
+        "englab-repository",
+    )
+    assert sorted(names) == sorted(platform.node(n) for n in expected)
     for name in names:
         ports = json.loads(
             subprocess.run(
