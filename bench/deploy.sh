@@ -21,18 +21,8 @@
 # Prints the figures, each goal met or not, and the slowest tasks of each run.
 # Logs: .cache/bench/deploy/logs/<UTC time>/*.log
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-
-export PATH="$root/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
-export ANSIBLE_CONFIG="$root/ansible.cfg"
-export TF_CLI_CONFIG_FILE="$root/.cache/terraformrc"
-export ENGLAB_NODE_IMAGE="${ENGLAB_NODE_IMAGE:-englab/node:bookworm}"
-export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
-work="$root/.cache/bench/deploy"
-export ANSIBLE_CACHE_PLUGIN_CONNECTION="$work/facts"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" deploy
 
 prefix=benchd-
 tracking_port=38543

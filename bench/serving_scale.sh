@@ -15,18 +15,8 @@
 # Prints one line per N: site wall time, req/s, p50 and p99 at 16 clients, deploy wall time.
 # Logs: .cache/bench/scale/logs/<UTC time>/
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-
-export PATH="$root/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
-export ANSIBLE_CONFIG="$root/ansible.cfg"
-export TF_CLI_CONFIG_FILE="$root/.cache/terraformrc"
-export ENGLAB_NODE_IMAGE="${ENGLAB_NODE_IMAGE:-englab/node:bookworm}"
-export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
-work="$root/.cache/bench/scale"
-export ANSIBLE_CACHE_PLUGIN_CONNECTION="$work/facts"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" scale
 
 prefix=benchs-
 tracking_port=38743

@@ -21,20 +21,8 @@
 # ansible.cfg: "before" and "after" side by side. That is fair only while both commits
 # converge the platform to the same state; each run's changed count shows it.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-
-export PATH="$root/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections"
-export ANSIBLE_CONFIG="$root/ansible.cfg"
-export TF_CLI_CONFIG_FILE="$root/.cache/terraformrc"
-export ENGLAB_NODE_IMAGE="${ENGLAB_NODE_IMAGE:-englab/node:bookworm}"
-export MLFLOW_DISABLE_TELEMETRY=true PIP_DISABLE_PIP_VERSION_CHECK=1
-export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
-# Own fact cache: the cold run must not reuse facts gathered for other platforms,
-# and the warm run uses what the cold one cached, as a user's second run would.
-work="$root/.cache/bench/site"
-export ANSIBLE_CACHE_PLUGIN_CONNECTION="$work/facts"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" site
 
 prefix="${BENCH_PREFIX:-bench-}"
 tracking_port=38443
