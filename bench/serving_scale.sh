@@ -78,8 +78,8 @@ for nodes in ${SCALE_NODES:-1 2 3}; do
         --json "$logs/serving-$nodes.json" >"$logs/serving-$nodes.log" 2>&1 ||
         { tail -20 "$logs/serving-$nodes.log" >&2; exit 1; }
     read -r rps p50 p99 < <(python3 -c 'import json, sys
-levels = [lvl for lvl in json.load(open(sys.argv[1]))["levels"] if lvl["target"] == "ours" and lvl["clients"] == 16]
-print(f"{levels[0][\"rps\"]:.1f} {levels[0][\"p50_ms\"]:.0f} {levels[0][\"p99_ms\"]:.0f}")' "$logs/serving-$nodes.json")
+level = [lvl for lvl in json.load(open(sys.argv[1]))["levels"] if lvl["target"] == "ours" and lvl["clients"] == 16][0]
+print("%.1f %.0f %.0f" % (level["rps"], level["p50_ms"], level["p99_ms"]))' "$logs/serving-$nodes.json")
     timed "train-$nodes" "$nodes" englab.mlops.train >/dev/null
     version=$(sed -n 's/.*model: englab-diabetes version \([0-9]*\) .*/\1/p' "$logs/train-$nodes.log" | tail -1)
     deploy=$(timed "deploy-$nodes" "$nodes" englab.mlops.deploy -e serving_node_model_version="$version")
