@@ -34,36 +34,14 @@ mkdir -p "$logs"
 mkdir -p "$work"
 [ -d "$secrets" ] || mkdir -m 0700 "$secrets"
 
-vars="$(python3 -c 'import json, sys; print(json.dumps({
-    "mlops_target": "local", "mlops_name_prefix": sys.argv[1], "mlops_secrets_dir": sys.argv[2],
-    "mlops_local_tracking_port": int(sys.argv[3]), "mlops_local_serving_port": int(sys.argv[4])}))' \
-    "$prefix" "$secrets" "$tracking_port" "$serving_port")"
-
-published="$(docker ps --format '{{.Names}} {{.Ports}}' | grep -v "^$prefix" || true)"
-for port in $tracking_port $serving_port; do
-    if grep -q "127.0.0.1:$port->" <<<"$published"; then
-        echo "port $port is published by another container; refusing" >&2
-        exit 1
-    fi
-done
+vars="$(platform_vars "$prefix" "$secrets" "$tracking_port" "$serving_port")"
+refuse_held_ports "$prefix" "$tracking_port" "$serving_port"
 
 # Wall time of one playbook run in seconds; fails the script when the run fails.
 timed() { # log playbook [more ansible-playbook args]
-    local log="$1" t0 t1 rc=0
+    local log="$1"
     shift
-    t0=$(date +%s.%N)
-    ansible-playbook "$@" -e "$vars" >"$logs/$log.log" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    if [ "$rc" -ne 0 ]; then
-        echo "$* ($log) failed with rc=$rc; last lines of $logs/$log.log:" >&2
-        tail -40 "$logs/$log.log" >&2
-        return "$rc"
-    fi
-    python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$t0" "$t1"
-}
-
-slowest() { # log
-    awk '/^==========+ *$/ {on = 1; next} on && / -+ *[0-9.]+s$/ {print "    " $0; if (++n == 6) exit}' "$logs/$1.log"
+    timed_playbook "$log" "$@" -e "$vars"
 }
 
 served() { # the version the proxy says it serves
@@ -174,6 +152,6 @@ echo "new version, new runtime:  ${new} s   ${new_wall} s   (goal <= 75 s: $(goa
 echo "rollback:                  ${back} s   ${back_wall} s   (goal <= 10 s: $(goal "$back" 10))"
 for log in deploy-same-runtime deploy-new-runtime rollback; do
     echo "slowest tasks, $log:"
-    slowest "$log"
+    slowest "$log" 6
 done
 echo "logs: $logs"

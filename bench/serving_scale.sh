@@ -29,25 +29,14 @@ mkdir -p "$logs"
 bench/setup.sh >/dev/null
 
 vars() { # serving node count
-    python3 -c 'import json, sys; print(json.dumps({
-        "mlops_target": "local", "mlops_name_prefix": sys.argv[1], "mlops_secrets_dir": sys.argv[2],
-        "mlops_local_tracking_port": int(sys.argv[3]), "mlops_local_serving_port": int(sys.argv[4]),
-        "mlops_serving_node_count": int(sys.argv[5])}))' \
-        "$prefix" "$secrets" "$tracking_port" "$serving_port" "$1"
+    platform_vars "$prefix" "$secrets" "$tracking_port" "$serving_port" "{\"mlops_serving_node_count\": $1}"
 }
+refuse_held_ports "$prefix" "$tracking_port" "$serving_port"
 
 timed() { # log nodes playbook [more args]
-    local log="$1" nodes="$2" t0 t1 rc=0
+    local log="$1" nodes="$2"
     shift 2
-    t0=$(date +%s.%N)
-    ansible-playbook "$@" -e "$(vars "$nodes")" >"$logs/$log.log" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    if [ "$rc" -ne 0 ]; then
-        echo "$* ($log) failed with rc=$rc; last lines of $logs/$log.log:" >&2
-        tail -40 "$logs/$log.log" >&2
-        return "$rc"
-    fi
-    python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$t0" "$t1"
+    timed_playbook "$log" "$@" -e "$(vars "$nodes")"
 }
 
 containers() { # nodes: the serving nodes and the load balancer, whose CPU serving_load.py meters

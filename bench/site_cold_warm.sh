@@ -31,18 +31,8 @@ secrets="$work/secrets"
 logs="$work/logs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$logs"
 
-vars="$(python3 -c 'import json, sys; print(json.dumps({
-    "mlops_target": "local", "mlops_name_prefix": sys.argv[1], "mlops_secrets_dir": sys.argv[2],
-    "mlops_local_tracking_port": int(sys.argv[3]), "mlops_local_serving_port": int(sys.argv[4]),
-    **json.loads(sys.argv[5] or "{}")}))' "$prefix" "$secrets" "$tracking_port" "$serving_port" "${BENCH_EXTRA_VARS:-}")"
-
-published="$(docker ps --format '{{.Names}} {{.Ports}}' | grep -v "^$prefix" || true)"
-for port in $tracking_port $serving_port; do
-    if grep -q "127.0.0.1:$port->" <<<"$published"; then
-        echo "port $port is published by another container; refusing" >&2
-        exit 1
-    fi
-done
+vars="$(platform_vars "$prefix" "$secrets" "$tracking_port" "$serving_port" "${BENCH_EXTRA_VARS:-}")"
+refuse_held_ports "$prefix" "$tracking_port" "$serving_port"
 
 playbook() { # name log [more ansible-playbook args]
     local name="$1" log="$2"
@@ -58,22 +48,7 @@ destroy() { # log [more ansible-playbook args]
 
 # Wall time of one site run in seconds; fails the script when the run fails.
 site() { # log
-    local t0 t1 rc=0
-    t0=$(date +%s.%N)
-    playbook englab.mlops.site "$1" || rc=$?
-    t1=$(date +%s.%N)
-    if [ "$rc" -ne 0 ]; then
-        echo "site.yml ($1) failed with rc=$rc; last lines of $logs/$1.log:" >&2
-        tail -40 "$logs/$1.log" >&2
-        return "$rc"
-    fi
-    python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$t0" "$t1"
-}
-
-# The ten slowest tasks from the profile_tasks summary (after the line of '=').
-# profile_tasks shortens the dashes before the time to one for long task names.
-slowest() { # log
-    awk '/^==========+ *$/ {on = 1; next} on && / -+ *[0-9.]+s$/ {print "    " $0; if (++n == 10) exit}' "$logs/$1.log"
+    timed_playbook "$1" englab.mlops.site -e "$vars"
 }
 
 # PLAY RECAP: "host : ok=N changed=N ..." lines; prints them and the changed total.
