@@ -39,8 +39,8 @@ NAMESPACES = (
     "train_",
     "training_node_",
 )
-# Names roles read or publish that are no role option: the CA the tracking_server role
-# publishes (mlops_ca_certificate, with its key as an override), facts roles set for later plays.
+# Names roles read or publish that are no role option: the platform CA provision records
+# (mlops_ca_certificate, with its key as an override), facts roles set for later plays.
 PUBLISHED_FACTS = frozenset(
     (
         "mlops_ca_certificate",

@@ -180,6 +180,69 @@ def test_terraform_path_end_to_end(nodes, work, playbook):
     assert state_instances(work) == 0
 
 
+def state_serving_node_count(work: Path) -> int:
+    state = json.loads((work / "secrets" / "terraform" / "terraform.tfstate").read_text())
+    return state["outputs"]["serving_node_count"]["value"]
+
+
+def test_a_run_that_does_not_name_the_serving_node_count_keeps_the_states(
+    nodes, tool_env, tmp_path, playbook
+):
+    """mlops_serving_node_count 0 (a deploy, a rollback, an AWX job on a throw-away controller)
+    keeps the number of serving nodes the Terraform state holds: read from the state's nodes
+    output, not from a file of the controller, so Terraform never destroys serving nodes it was
+    not asked to. The second serving node is a fourth container, reached through the contract."""
+    second = f"{PREFIX}serving-2-node"
+    started = docker(
+        "run",
+        "-d",
+        "--name",
+        second,
+        "--hostname",
+        second,
+        "--network",
+        f"{PREFIX}net",
+        tool_env["ENGLAB_NODE_IMAGE"],
+        "sleep",
+        "infinity",
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        ip = docker(
+            "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", second
+        ).stdout.strip()
+        (tmp_path / "report").mkdir()
+        extra = role_vars(tmp_path, {**nodes, "serving-2": ip}, node_groups={"serving-2": "serving"})
+        scaled = playbook(CONTRACT_REPORT, {**extra, "mlops_serving_node_count": 2})
+        assert scaled.rc == 0, scaled.output
+        assert state_serving_node_count(tmp_path) == 2
+
+        # What the controller kept before 1.2, here saying 1 (as a fresh controller's default did):
+        # the state's number wins, and the stale record goes.
+        record = tmp_path / "secrets" / "serving_node_count"
+        record.write_text("1\n")
+        kept = playbook(CONTRACT_REPORT, extra)
+        assert kept.rc == 0, kept.output
+        assert recap(kept)["localhost"]["changed"] == 1, kept.stdout  # the record's removal, nothing else
+        assert state_serving_node_count(tmp_path) == 2
+        assert not record.exists()
+        again = playbook(CONTRACT_REPORT, extra)
+        assert again.rc == 0, again.output
+        assert all(counts["changed"] == 0 for counts in recap(again).values()), again.stdout
+        assert state_serving_node_count(tmp_path) == 2
+        assert {path.stem for path in (tmp_path / "report").glob("*.json")} >= {
+            f"{PREFIX}serving-node",
+            second,
+        }
+
+        # Named, the number is what the apply takes.
+        narrowed = playbook(CONTRACT_REPORT, {**extra, "mlops_serving_node_count": 1})
+        assert narrowed.rc == 0, narrowed.output
+        assert state_serving_node_count(tmp_path) == 1
+    finally:
+        docker("rm", "-f", second)
+
+
 def test_awx_google_credential_reaches_terraform(tool_env, playbook, tmp_path):
     """The variables an AWX Google credential injects become Terraform's Google settings."""
     log = tmp_path / "env.log"

@@ -137,13 +137,29 @@ def test_credentials_are_private_to_the_training_user(host):
         host.run(f"rm -f {patterns}")
 
 
-def test_the_node_trusts_the_platform_ca_only_through_the_system_bundle(host):
-    assert host.file("/usr/local/share/ca-certificates/englab-platform-ca.crt").exists
+def test_the_node_trusts_the_platform_ca_and_the_tracking_servers_own_ca_through_the_system_bundle(host):
+    """The platform CA, and the CA of the tracking server's own certificate (a CA of the user's,
+    set in group_vars tracking only), are both in the system bundle; the training job in
+    `trained` reaches the tracking server through that certificate."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
     assert not host.file("/usr/local/share/ca-certificates/englab-mlops-ca.crt").exists
-    ca = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "tracking_ca.crt").read_text()
-    assert "".join(ca.split()) in "".join(
-        host.file("/etc/ssl/certs/ca-certificates.crt").content_string.split()
+    bundle = "".join(host.file("/etc/ssl/certs/ca-certificates.crt").content_string.split())
+    for name, source in (
+        ("englab-platform-ca.crt", ephemeral / "secrets" / "tracking_ca.crt"),
+        ("englab-tracking-ca.crt", ephemeral / "own-tls" / "corp-ca.crt"),
+    ):
+        installed = host.file(f"/usr/local/share/ca-certificates/{name}")
+        assert installed.exists and installed.mode == 0o644, name
+        assert installed.content_string == source.read_text(), name
+        assert "".join(source.read_text().split()) in bundle, name
+
+
+def test_the_tracking_server_serves_the_users_certificate_not_one_of_the_platform_ca(host):
+    served = host.check_output(
+        f"echo | openssl s_client -connect {TRACKING}:443 -servername {TRACKING} 2>/dev/null"
+        " | openssl x509 -noout -issuer"
     )
+    assert "Example Corp Root CA" in served
 
 
 def test_no_gpu_means_no_driver(host):

@@ -32,7 +32,7 @@ def test_every_role_and_entry_point_is_read():
         "serving_node_model_version",  # only in serving_node's deploy entry point
         "tracking_server_instances",
         "mlops_tracking_url",  # contract fact, set by provision
-        "mlops_ca_certificate",  # published by tracking_server
+        "mlops_ca_certificate",  # recorded by provision (the platform CA)
     ],
 )
 def test_documented_names(name):
