@@ -103,6 +103,11 @@ resource "google_sql_database_instance" "db" {
       name  = "log_temp_files"
       value = "0"
     }
+    # MLflow's pools (45 connections per tracking server worker) outgrow the tier's default of 100.
+    database_flags {
+      name  = "max_connections"
+      value = tostring(var.db_max_connections)
+    }
   }
 
   depends_on = [google_service_networking_connection.sql]

@@ -125,6 +125,17 @@ variable "db_retained_backups" {
   }
 }
 
+variable "db_max_connections" {
+  description = "PostgreSQL max_connections on Cloud SQL (the tier's default is 100 for db-custom-1-3840): the tracking server's MLflow opens up to 45 per uvicorn worker. The local target's database role sets the same (database_max_connections)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.db_max_connections >= 20 && var.db_max_connections <= 10000 && var.db_max_connections == floor(var.db_max_connections)
+    error_message = "db_max_connections: a whole number between 20 and 10000."
+  }
+}
+
 variable "db_tier" {
   description = "Cloud SQL machine tier (Enterprise edition), e.g. db-custom-1-3840 or db-g1-small."
   type        = string

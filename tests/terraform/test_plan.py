@@ -100,6 +100,9 @@ def test_sql_private_ip_tls_backups(planned: Planned) -> None:
     )
     assert after_unknown["settings"][0]["ip_configuration"][0]["private_network"] is True
     assert one(planned, "google_sql_database")["name"] == "mlflow_db"
+    # as the local target's database role: MLflow's pools outgrow Cloud SQL's default of 100
+    flags = {flag["name"]: flag["value"] for flag in settings["database_flags"]}
+    assert flags["max_connections"] == "400"
 
 
 def test_backups_pin_what_a_restore_needs(planned: Planned) -> None:

@@ -40,6 +40,7 @@ BAD = [
     ("db_version", "POSTGRES_12", "db_version: POSTGRES_14 to POSTGRES_18"),
     ("db_name", "mlflow-db", "db_name: a PostgreSQL identifier"),
     ("db_user", "postgres", "db_user: a PostgreSQL role name"),
+    ("db_max_connections", "10", "db_max_connections: a whole number between 20 and 10000"),
     ("serving_port", "80", "serving_port: an unprivileged port"),
     ("serving_node_count", "0", "serving_node_count: a whole number of serving nodes, 1-20"),
     ("serving_node_count", "2.5", "serving_node_count: a whole number of serving nodes, 1-20"),
