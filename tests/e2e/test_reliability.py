@@ -150,7 +150,7 @@ def write_burst(
     host, port = platform.tracking_url.removeprefix("https://").split(":")
     start = threading.Barrier(clients)
 
-    def runs(_: int) -> list[tuple[int, dict | str]]:
+    def runs(client: int) -> list[tuple[int, dict | str]]:
         connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=120)
 
         def post(path: str, body: dict) -> tuple[int, dict | str]:
@@ -170,8 +170,9 @@ def write_burst(
         start.wait()
         answers = []
         try:
-            for _ in range(runs_per_client):
-                created = post("runs/create", {"experiment_id": experiment_id})
+            for run in range(runs_per_client):
+                tags = [{"key": "englab.e2e.burst", "value": f"{client}-{run}"}]
+                created = post("runs/create", {"experiment_id": experiment_id, "tags": tags})
                 answers.append(created)
                 if created[0] != 200:
                     continue
