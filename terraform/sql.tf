@@ -103,7 +103,7 @@ resource "google_sql_database_instance" "db" {
       name  = "log_temp_files"
       value = "0"
     }
-    # MLflow's pools (45 connections per tracking server worker) outgrow the tier's default of 100.
+    # MLflow's pools (about 95 connections per tracking server worker under a burst) outgrow the tier's 100.
     database_flags {
       name  = "max_connections"
       value = tostring(var.db_max_connections)

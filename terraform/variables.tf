@@ -126,7 +126,7 @@ variable "db_retained_backups" {
 }
 
 variable "db_max_connections" {
-  description = "PostgreSQL max_connections on Cloud SQL (the tier's default is 100 for db-custom-1-3840): the tracking server's MLflow opens up to 45 per uvicorn worker. The local target's database role sets the same (database_max_connections)."
+  description = "PostgreSQL max_connections on Cloud SQL (the tier's default is 100 for db-custom-1-3840): a tracking server worker holds up to about 95 under a burst; 400 covers 4 workers, give 100 per worker beyond. The local target's database role sets the same (database_max_connections)."
   type        = number
   default     = 400
 

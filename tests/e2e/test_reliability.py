@@ -189,30 +189,23 @@ def write_burst(
     return [(status, str(body)) for status, body in answers if status != 200]
 
 
-# MLflow opens up to 45 database connections per uvicorn worker (three SQLAlchemy engines, each a
-# pool of 5 plus 10 overflow). At PostgreSQL's default max_connections of 100, a burst like this one
-# had writes refused ("too many clients already", HTTP 503: about one in nine at a sustained 128
-# clients); database_max_connections (400) lets every pool fill. What is left is MLflow's own, and
-# stock `mlflow server` has it too: a request nests two sessions of one engine, so under a burst of
-# 32 requests per worker an engine's 15 connections can all be held by requests waiting for their
-# second; one of them waits the pool's 30 s out and answers 400 "QueuePool limit ... reached".
-# Those are counted and printed, not asserted: this test is about the database refusing writes.
+# Two limits a burst of writes used to hit, measured with this burst (bench/RESULTS.md, session 15):
+# - PostgreSQL's default max_connections of 100: MLflow's pools outgrew it and writes were refused
+#   ("too many clients already", HTTP 503). database_max_connections is 400.
+# - MLflow's own pool of 5 + 10 per engine: a request nests two sessions of one engine, so a burst
+#   could leave all 15 held by requests waiting for their second, and one waited the pool's 30 s out
+#   (HTTP 400 "QueuePool limit ... reached", 46 of 1152 writes in one burst of five). The tracking
+#   server's pools may now grow to 80, twice the 40 threads a worker serves requests on.
 BURST_CLIENTS = 128
 BURST_RUNS = 3
-REFUSED = ("too many clients", "remaining connection slots", "TEMPORARILY_UNAVAILABLE")
 
 
-def test_a_burst_of_128_concurrent_writers_is_never_refused_by_the_database(platform: Platform):
+def test_a_burst_of_128_concurrent_writers_gets_every_write_done(platform: Platform):
     status, created = tracking(platform, "experiments/create", {"name": f"englab-e2e-burst-{time.time_ns()}"})
     assert status == 200
     failed = write_burst(platform, BURST_CLIENTS, BURST_RUNS, created["experiment_id"])
-    pool_waits = [f for f in failed if f[0] == 400 and "QueuePool limit" in f[1]]
-    print(
-        f"{3 * BURST_CLIENTS * BURST_RUNS} writes: {len(failed)} not 200, {len(pool_waits)} of them MLflow's pool wait"
-    )
-    refused = [f for f in failed if f[0] == 503 or any(text in f[1] for text in REFUSED)]
-    assert refused == [], refused[:3]
-    assert [f for f in failed if f not in pool_waits] == [], failed[:3]
+    print(f"{3 * BURST_CLIENTS * BURST_RUNS} writes, {len(failed)} not answered 200")
+    assert failed == [], failed[:3]
 
 
 def test_serving_answers_again_within_15_s_after_its_container_is_killed(platform: Platform):
