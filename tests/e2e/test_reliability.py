@@ -54,17 +54,24 @@ print(json.dumps({"run_id": run.info.run_id}))
 """
 
 
-def tracking(platform: Platform, path: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
-    """One authenticated request to the tracking API through the published TLS port."""
+def admin_session(platform: Platform) -> tuple[ssl.SSLContext, dict[str, str]]:
+    """The platform CA's TLS context and the admin's request headers for the tracking API."""
     context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
     admin = platform.admin_password()
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(f"admin:{admin}".encode()).decode(),
+        "Content-Type": "application/json",
+    }
+    return context, headers
+
+
+def tracking(platform: Platform, path: str, body: dict | None = None, timeout: float = 5) -> tuple[int, dict]:
+    """One authenticated request to the tracking API through the published TLS port."""
+    context, headers = admin_session(platform)
     request = urllib.request.Request(  # noqa: S310 https only
         f"{platform.tracking_url}/api/2.0/mlflow/{path}",
         data=json.dumps(body).encode() if body is not None else None,
-        headers={
-            "Authorization": "Basic " + base64.b64encode(f"admin:{admin}".encode()).decode(),
-            "Content-Type": "application/json",
-        },
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(request, context=context, timeout=timeout) as response:  # noqa: S310
@@ -142,11 +149,7 @@ def write_burst(
     session keeps one), sending what an MLflow client sends for a run (POST runs/create,
     runs/log-batch of 10 params, runs/update), `runs_per_client` times. Returns every answer that
     was not a 200, as (status, body)."""
-    context = ssl.create_default_context(cafile=str(platform.secrets_dir / "tracking_ca.crt"))
-    headers = {
-        "Authorization": "Basic " + base64.b64encode(f"admin:{platform.admin_password()}".encode()).decode(),
-        "Content-Type": "application/json",
-    }
+    context, headers = admin_session(platform)
     host, port = platform.tracking_url.removeprefix("https://").split(":")
     start = threading.Barrier(clients)
 
